@@ -1,0 +1,183 @@
+"""`abgate`: run the gate without the UI. Every run goes through Dagster and is recorded in the
+instance (`$DAGSTER_HOME`, the project folder by default), so it shows up in `dg dev`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from abgate_pipeline.config import Settings, load_experiments, project_root
+
+
+def _ensure_dagster_home() -> Path:
+    """Use the project's instance (its dagster.yaml) unless DAGSTER_HOME is set."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(project_root())
+        os.environ["DAGSTER_HOME"] = home
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return Path(home)
+
+
+def run_gate(
+    start: date,
+    end: date,
+    *,
+    promote: bool = True,
+    settings: Settings | None = None,
+    instance=None,
+) -> dict:
+    """Materialize every dated asset for [start, end] in one Dagster run, then let the gate
+    sensor act on the new decisions (launching the promotion runs it requests).
+
+    `instance` defaults to the project's (`$DAGSTER_HOME`); tests pass an ephemeral one.
+    """
+    from dagster import DagsterInstance, build_sensor_context
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from abgate_pipeline.definitions import build_definitions
+
+    settings = settings or Settings.from_env()
+    defs = build_definitions(settings)
+    if instance is None:
+        _ensure_dagster_home()
+        instance = DagsterInstance.get()
+    job = defs.resolve_job_def("daily_gate_job")
+    t0 = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+            "abgate/source": "cli",
+        },
+        raise_on_error=False,
+    )
+    summary: dict = {
+        "run_id": result.run_id,
+        "success": result.success,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "promotions": [],
+    }
+    if not result.success or not promote:
+        return summary
+    sensor = defs.resolve_sensor_def("gate_sensor")
+    with build_sensor_context(
+        instance=instance, definitions=defs, sensor_name="gate_sensor"
+    ) as context:
+        evaluation = sensor(context)
+    promotion = defs.resolve_job_def("promotion_job")
+    for request in getattr(evaluation, "run_requests", None) or []:
+        run = promotion.execute_in_process(
+            run_config=request.run_config,
+            instance=instance,
+            tags={**request.tags, "dagster/run_key": request.run_key or ""},
+            raise_on_error=False,
+        )
+        summary["promotions"].append(
+            {"run_key": request.run_key, "run_id": run.run_id, "success": run.success}
+        )
+    return summary
+
+
+def _print_outcome(settings: Settings, summary: dict) -> None:
+    print(
+        f"dagster run {summary['run_id']}: {'ok' if summary['success'] else 'FAILED'} "
+        f"in {summary['seconds']} s (instance: {os.environ.get('DAGSTER_HOME')})"
+    )
+    for promotion in summary["promotions"]:
+        print(f"promotion {promotion['run_key']}: {'ok' if promotion['success'] else 'FAILED'}")
+    for exp in load_experiments(settings.experiments_file):
+        latest = settings.reports_dir / exp.id / "latest.html"
+        record = _latest_decision(settings.reports_dir / exp.id)
+        verdict = record.get("decision", "?") if record else "no report"
+        print(f"{exp.id}: {verdict}  report: {latest}")
+    print(f"flag file: {settings.flags_file}")
+    print(f"warehouse: {settings.warehouse}")
+
+
+def _latest_decision(folder: Path) -> dict | None:
+    pointer = folder / "latest.json"
+    if not pointer.exists():
+        return None
+    as_of = json.loads(pointer.read_text()).get("as_of")
+    path = folder / str(as_of) / "decision.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from abgate_pipeline.simulate import simulate
+
+    settings = Settings.from_env()
+    landing = Path(args.landing_dir) if args.landing_dir else settings.landing_dir
+    summary = simulate(
+        landing, seed=args.seed, start=args.start, days=args.days, scale=args.scale
+    ).to_dict()
+    print(f"simulated {args.days} days from {args.start} into {landing}")
+    print(
+        json.dumps({k: v for k, v in summary.items() if k in ("totals", "true_effects")}, indent=2)
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    summary = run_gate(args.start, args.end, promote=not args.no_promote)
+    _print_outcome(settings, summary)
+    ok = summary["success"] and all(p["success"] for p in summary["promotions"])
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    from abgate_pipeline.simulate import simulate
+
+    t0 = time.perf_counter()
+    start = date(2026, 11, 1)
+    simulate(settings.landing_dir, seed=args.seed, start=start, days=args.days, scale=args.scale)
+    print(f"simulated demo traffic into {settings.landing_dir} in {time.perf_counter() - t0:.1f} s")
+    summary = run_gate(start, start + timedelta(days=args.days - 1))
+    _print_outcome(settings, summary)
+    return 0 if summary["success"] and all(p["success"] for p in summary["promotions"]) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="abgate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="simulate the bundled demo traffic, then run everything")
+    demo.add_argument("--seed", type=int, default=20261101)
+    demo.add_argument("--days", type=int, default=14)
+    demo.add_argument("--scale", type=float, default=1.0, help="traffic volume multiplier")
+    demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("simulate", help="write synthetic landing files with known effects")
+    sim.add_argument("--landing-dir", help="default: $ABGATE_LANDING_DIR")
+    sim.add_argument("--seed", type=int, default=20261101)
+    sim.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1))
+    sim.add_argument("--days", type=int, default=14)
+    sim.add_argument("--scale", type=float, default=1.0, help="traffic volume multiplier")
+    sim.set_defaults(func=cmd_simulate)
+
+    run = sub.add_parser("run", help="materialize every asset for a range of days")
+    run.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    run.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    run.add_argument("--no-promote", action="store_true", help="do not act on the verdicts")
+    run.set_defaults(func=cmd_run)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "end", None) and args.end < args.start:
+        parser.error("--to must not be before --from")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

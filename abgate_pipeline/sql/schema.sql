@@ -1,0 +1,147 @@
+-- The warehouse tables. Every table written per partition carries its partition column so a
+-- re-run replaces exactly its own rows (DELETE + INSERT in one transaction).
+CREATE TABLE IF NOT EXISTS inference_logs (
+    partition_date DATE NOT NULL,
+    request_id VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    correlation_key VARCHAR NOT NULL,
+    trace_id VARCHAR,
+    model VARCHAR,
+    prompt_version VARCHAR,
+    rag_index_version VARCHAR,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    cost_usd DOUBLE,
+    latency_ms DOUBLE,
+    finish_reason VARCHAR,
+    status VARCHAR,
+    fallback BOOLEAN,
+    refusal BOOLEAN,
+    schema_valid BOOLEAN,
+    prompt VARCHAR,
+    response VARCHAR,
+    attributes MAP(VARCHAR, VARCHAR),
+    source_file VARCHAR NOT NULL,
+    line_number BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS outcome_events (
+    partition_date DATE NOT NULL,
+    event_id VARCHAR NOT NULL,
+    correlation_key VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,
+    ts TIMESTAMP NOT NULL,
+    source VARCHAR,
+    source_file VARCHAR NOT NULL,
+    line_number BIGINT NOT NULL
+);
+
+-- Rows that could not be accepted, with the reason; `raw` is the redacted line.
+CREATE TABLE IF NOT EXISTS quarantine (
+    dataset VARCHAR NOT NULL,
+    partition_date DATE NOT NULL,
+    source_file VARCHAR NOT NULL,
+    line_number BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
+);
+
+-- One row per as-of date x experiment x randomization unit.
+CREATE TABLE IF NOT EXISTS experiment_units (
+    as_of DATE NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    n_variants BIGINT NOT NULL,
+    first_exposure TIMESTAMP NOT NULL,
+    requests BIGINT NOT NULL,
+    n_keys BIGINT NOT NULL,
+    n_mature_keys BIGINT NOT NULL,
+    attributes MAP(VARCHAR, VARCHAR)
+);
+
+-- Per unit and measure (a log column or an outcome): sums over all requests and over the
+-- correlation keys whose attribution window has closed by the end of the as-of day.
+CREATE TABLE IF NOT EXISTS experiment_unit_values (
+    as_of DATE NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,   -- 'column' | 'outcome'
+    name VARCHAR NOT NULL,
+    all_sum DOUBLE,
+    all_count BIGINT,
+    mature_sum DOUBLE,
+    mature_count BIGINT,
+    mature_any BIGINT,         -- outcomes: mature keys with a positive in-window value
+    mature_present BIGINT      -- outcomes: mature keys with any in-window event
+);
+
+-- Sufficient statistics per as-of x experiment x metric x variant x segment.
+CREATE TABLE IF NOT EXISTS metric_frames (
+    as_of DATE NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    variant VARCHAR NOT NULL,
+    segment VARCHAR NOT NULL,
+    segment_value VARCHAR NOT NULL,
+    n BIGINT NOT NULL,
+    sum DOUBLE,
+    sum_sq DOUBLE,
+    den_sum DOUBLE,
+    den_sum_sq DOUBLE,
+    cross_sum DOUBLE,
+    q DOUBLE,
+    q_estimate DOUBLE,
+    q_lo DOUBLE,
+    q_hi DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS gate_decisions (
+    as_of DATE NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    decision VARCHAR NOT NULL,
+    checks_passed BOOLEAN NOT NULL,
+    record JSON NOT NULL,
+    computed_at TIMESTAMP NOT NULL
+);
+
+-- Append-only audit log of every flag change the promotion made.
+CREATE TABLE IF NOT EXISTS decision_log (
+    changed_at TIMESTAMP NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    as_of DATE NOT NULL,
+    action VARCHAR NOT NULL,
+    flag_key VARCHAR NOT NULL,
+    from_pct INTEGER NOT NULL,
+    to_pct INTEGER NOT NULL,
+    flag_version BIGINT NOT NULL,
+    approved_by VARCHAR,
+    run_id VARCHAR
+);
+
+-- The experiments YAML as tables, rewritten from the config at the start of every step that
+-- reads them, so the SQL can join on them and an analyst can query what the gate used.
+CREATE TABLE IF NOT EXISTS cfg_experiments (
+    experiment_id VARCHAR NOT NULL, start_ts TIMESTAMP NOT NULL, window_hours DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cfg_variants (experiment_id VARCHAR NOT NULL, variant VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS cfg_segments (experiment_id VARCHAR NOT NULL, segment VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS cfg_metrics (
+    experiment_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    num_source VARCHAR NOT NULL, num_name VARCHAR NOT NULL,
+    den_source VARCHAR, den_name VARCHAR, missing VARCHAR NOT NULL, q DOUBLE
+);
+
+-- The requests an experiment analysis sees as of the end of `as_of_date`: from the experiment's
+-- start, nothing later, each request_id once (a re-delivered line in another partition is a copy).
+CREATE OR REPLACE MACRO experiment_requests(as_of_date) AS TABLE
+SELECT l.*
+FROM inference_logs l
+JOIN cfg_experiments e USING (experiment_id)
+WHERE l.ts >= e.start_ts AND l.ts < as_of_date + INTERVAL 1 DAY
+QUALIFY row_number() OVER (PARTITION BY l.request_id ORDER BY l.partition_date, l.ts) = 1;
