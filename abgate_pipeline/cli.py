@@ -13,6 +13,8 @@ from pathlib import Path
 
 from abgate_pipeline.config import Settings, load_experiments, project_root
 
+DEMO_START = date(2026, 11, 1)  # the bundled demo experiments' start
+
 
 def _ensure_dagster_home() -> Path:
     """Use the project's instance (its dagster.yaml) unless DAGSTER_HOME is set."""
@@ -141,10 +143,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from abgate_pipeline.simulate import simulate
 
     t0 = time.perf_counter()
-    start = date(2026, 11, 1)
+    start = DEMO_START
     simulate(settings.landing_dir, seed=args.seed, start=start, days=args.days, scale=args.scale)
     print(f"simulated demo traffic into {settings.landing_dir} in {time.perf_counter() - t0:.1f} s")
-    summary = run_gate(start, start + timedelta(days=args.days - 1))
+    # From the first day any experiment reads (its pre-period) to the last simulated day.
+    first = min(e.first_day for e in load_experiments(settings.experiments_file))
+    summary = run_gate(first, start + timedelta(days=args.days - 1))
     _print_outcome(settings, summary)
     return 0 if summary["success"] and all(p["success"] for p in summary["promotions"]) else 1
 
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("simulate", help="write synthetic landing files with known effects")
     sim.add_argument("--landing-dir", help="default: $ABGATE_LANDING_DIR")
     sim.add_argument("--seed", type=int, default=20261101)
-    sim.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1))
+    sim.add_argument("--start", type=date.fromisoformat, default=DEMO_START)
     sim.add_argument("--days", type=int, default=14)
     sim.add_argument("--scale", type=float, default=1.0, help="traffic volume multiplier")
     sim.set_defaults(func=cmd_simulate)

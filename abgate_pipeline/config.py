@@ -6,12 +6,13 @@ typo in the YAML fails at load time with the key that is wrong instead of deep i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ class MetricSpec:
     margin: float | None = None
     margin_type: str = "relative"
     missing: str = "zero"
+    winsorize: float | None = None  # cap per-unit values at this pooled quantile (mean/count)
 
     @property
     def source(self) -> str:
@@ -132,6 +134,13 @@ class ExperimentSpec:
     rollout: RolloutSpec = field(default_factory=RolloutSpec)
     correction: str = "holm"
     min_units_per_arm: int = 100
+    pre_period_days: int = 0  # days before `start` whose unit-tagged outcomes feed CUPED
+    cuped: bool = True
+
+    @property
+    def first_day(self) -> date:
+        """The earliest day the experiment reads data from (the pre-period included)."""
+        return self.start - timedelta(days=self.pre_period_days)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -174,10 +183,53 @@ def load_experiments(path: Path) -> tuple[ExperimentSpec, ...]:
     return experiments
 
 
+EXPERIMENT_KEYS = frozenset(
+    {
+        "id", "flag_key", "champion", "challengers", "unit", "start", "attribution_window_hours",
+        "alpha", "power", "sequential", "metrics", "segments", "allocation", "rollout",
+        "correction", "min_units_per_arm", "pre_period_days", "cuped",
+        "description", "owner", "tags",  # free-form documentation, ignored
+    }
+)  # fmt: skip
+
+
 def _require(raw: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in raw or raw[key] in (None, ""):
         raise ConfigError(f"{where}: missing required key `{key}`")
     return raw[key]
+
+
+def _number(value: Any, key: str, where: str, *, integer: bool = False) -> float:
+    """A YAML number (not a string like "5%" or a bool), else a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: `{key}` must be a number, got {value!r}")
+    if integer and value != int(value):
+        raise ConfigError(f"{where}: `{key}` must be a whole number, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _flag(value: Any, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
+    return value
+
+
+def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """A list of names; a single name is a list of one."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _day(value: Any, key: str, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
+    raise ConfigError(f"{where}: `{key}` must be YYYY-MM-DD, got {value!r}")
 
 
 def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
@@ -185,18 +237,18 @@ def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
         raise ConfigError(f"{where}: expected a mapping")
     exp_id = str(_require(raw, "id", where))
     where = f"{where} ({exp_id})"
+    unknown = set(raw) - EXPERIMENT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (typo?)")
     champion = str(_require(raw, "champion", where))
-    challengers = tuple(str(c) for c in _require(raw, "challengers", where))
-    if not challengers or champion in challengers:
-        raise ConfigError(f"{where}: `challengers` must be non-empty and exclude the champion")
+    challengers = _names(_require(raw, "challengers", where), "challengers", where)
+    if champion in challengers or len(set(challengers)) != len(challengers):
+        raise ConfigError(f"{where}: `challengers` must be distinct and exclude the champion")
     variants = (champion, *challengers)
-    start = _require(raw, "start", where)
-    if isinstance(start, str):
-        try:
-            start = date.fromisoformat(start)
-        except ValueError as err:
-            raise ConfigError(f"{where}: `start` must be YYYY-MM-DD, got {start!r}") from err
-    allocation = {str(k): float(v) for k, v in (raw.get("allocation") or {}).items()}
+    start = _day(_require(raw, "start", where), "start", where)
+    allocation = {
+        str(k): _number(v, "allocation", where) for k, v in (raw.get("allocation") or {}).items()
+    }
     if not allocation:
         allocation = {v: 100.0 / len(variants) for v in variants}
     if set(allocation) != set(variants) or any(v < 0 for v in allocation.values()):
@@ -213,20 +265,29 @@ def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
         raise ConfigError(f"{where}: metric names must be unique, got {names}")
     rollout_raw = raw.get("rollout") or {}
     rollout = RolloutSpec(
-        steps=tuple(int(s) for s in rollout_raw.get("steps", (10, 50, 100))),
-        approval_above=int(rollout_raw.get("approval_above", 50)),
+        steps=tuple(
+            _number(s, "rollout.steps", where, integer=True)
+            for s in rollout_raw.get("steps", (10, 50, 100))
+        ),
+        approval_above=_number(
+            rollout_raw.get("approval_above", 50), "rollout.approval_above", where, integer=True
+        ),
     )
     if list(rollout.steps) != sorted(set(rollout.steps)) or not all(
         0 < s <= 100 for s in rollout.steps
     ):
         raise ConfigError(f"{where}: `rollout.steps` must be increasing percentages in (0, 100]")
-    alpha = float(raw.get("alpha", 0.05))
-    power = float(raw.get("power", 0.8))
+    alpha = _number(raw.get("alpha", 0.05), "alpha", where)
+    power = _number(raw.get("power", 0.8), "power", where)
     if not (0 < alpha < 0.5 and 0 < power < 1):
-        raise ConfigError(f"{where}: need 0 < alpha < 0.5 and 0 < power < 1")
-    window = float(raw.get("attribution_window_hours", 72))
+        raise ConfigError(f"{where}: need 0 < `alpha` < 0.5 and 0 < `power` < 1")
+    window = _number(raw.get("attribution_window_hours", 72), "attribution_window_hours", where)
     if window <= 0:
         raise ConfigError(f"{where}: `attribution_window_hours` must be positive")
+    pre_period_days = _number(raw.get("pre_period_days", 0), "pre_period_days", where, integer=True)
+    min_units = _number(raw.get("min_units_per_arm", 100), "min_units_per_arm", where, integer=True)
+    if pre_period_days < 0 or min_units < 2:
+        raise ConfigError(f"{where}: need `pre_period_days` >= 0 and `min_units_per_arm` >= 2")
     correction = str(raw.get("correction", "holm"))
     if correction not in ("holm", "bh", "none"):
         raise ConfigError(f"{where}: `correction` must be holm, bh or none")
@@ -241,12 +302,14 @@ def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
         attribution_window_hours=window,
         alpha=alpha,
         power=power,
-        sequential=bool(raw.get("sequential", True)),
-        segments=tuple(str(s) for s in raw.get("segments") or ()),
+        sequential=_flag(raw.get("sequential", True), "sequential", where),
+        segments=_names(raw.get("segments") or [], "segments", where),
         allocation=allocation,
         rollout=rollout,
         correction=correction,
-        min_units_per_arm=int(raw.get("min_units_per_arm", 100)),
+        min_units_per_arm=min_units,
+        pre_period_days=pre_period_days,
+        cuped=_flag(raw.get("cuped", True), "cuped", where),
     )
 
 
@@ -259,7 +322,12 @@ def _parse_metric(raw: Any, where: str) -> MetricSpec:
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    spec = MetricSpec(**{k: v for k, v in raw.items() if k in known})
+    numbers = {
+        k: _number(raw[k], k, where)
+        for k in ("q", "mde", "margin", "winsorize")
+        if raw.get(k) is not None
+    }
+    spec = MetricSpec(**{**{k: v for k, v in raw.items() if k in known}, **numbers})
     checks = [
         (spec.role in ROLES, f"`role` must be one of {ROLES}"),
         (spec.kind in METRIC_KINDS, f"`kind` must be one of {METRIC_KINDS}"),
@@ -273,6 +341,10 @@ def _parse_metric(raw: Any, where: str) -> MetricSpec:
         (spec.role != "guardrail" or spec.margin is not None, "a guardrail needs a `margin`"),
         (spec.margin is None or spec.margin >= 0, "`margin` must be >= 0"),
         (spec.mde is None or spec.mde > 0, "`mde` must be > 0"),
+        (
+            spec.winsorize is None or (0.5 < spec.winsorize < 1 and spec.kind in ("mean", "count")),
+            "`winsorize` is a quantile in (0.5, 1) and applies to mean and count metrics",
+        ),
     ]
     if spec.kind == "ratio":
         checks.append(
@@ -288,7 +360,7 @@ def _parse_metric(raw: Any, where: str) -> MetricSpec:
         )
     if spec.kind == "quantile":
         checks.append((spec.column is not None, "a quantile metric reads a log `column`"))
-        checks.append((spec.q is not None and 0 < float(spec.q) < 1, "a quantile needs 0 < q < 1"))
+        checks.append((spec.q is not None and 0 < spec.q < 1, "a quantile needs 0 < q < 1"))
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{where}: {message}")

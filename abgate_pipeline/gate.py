@@ -29,23 +29,26 @@ import pandas as pd
 from abgate_pipeline.config import ExperimentSpec, MetricSpec
 from abgate_pipeline.stats import (
     Comparison,
+    Look,
     QuantileStats,
     RatioStats,
     SampleStats,
     achieved_power,
     adjust_p_values,
+    chance_to_beat,
     compare_means,
+    compare_means_cuped,
     compare_proportions,
     compare_quantiles,
     compare_ratios,
+    cuped_variance_reduction,
     days_remaining,
     non_inferiority,
     quantile_stats,
     required_sample_size_per_arm,
+    sequential_test,
     srm_test,
 )
-from abgate_pipeline.stats.bayes import chance_to_beat
-from abgate_pipeline.stats.sequential import Look, sequential_test
 
 SRM_THRESHOLD = 0.001
 ALL = "__all__"
@@ -178,25 +181,31 @@ def _num(value: Any) -> float:
 
 
 def compare_frame_rows(
-    metric: MetricSpec, control: pd.Series | None, treatment: pd.Series | None, alpha: float
-) -> Comparison:
-    """Fixed-horizon comparison of one metric from two metric-frame rows (a missing row = n 0)."""
+    metric: MetricSpec,
+    control: pd.Series | None,
+    treatment: pd.Series | None,
+    alpha: float,
+    *,
+    cuped: bool = False,
+) -> tuple[Comparison, float | None]:
+    """Fixed-horizon comparison of one metric from two metric-frame rows (a missing row = n 0),
+    and the CUPED variance reduction when the pre-period covariate was used (else None)."""
     if metric.kind == "quantile":
         q = float(metric.q)
         arms = [
             quantile_stats(
-                int(_num(r["n"])) if r is not None else 0,
+                int(_num(r["n"])),
                 q,
-                _num(r["q_estimate"]) if r is not None else math.nan,
-                _num(r["q_lo"]) if r is not None else math.nan,
-                _num(r["q_hi"]) if r is not None else math.nan,
+                _num(r["q_estimate"]),
+                _num(r["q_lo"]),
+                _num(r["q_hi"]),
                 alpha,
             )
-            if r is not None
+            if r is not None and _num(r["n"]) > 0
             else QuantileStats(0, q, math.nan, math.inf)
             for r in (control, treatment)
         ]
-        return compare_quantiles(*arms, alpha=alpha)
+        return compare_quantiles(*arms, alpha=alpha), None
     if metric.kind == "ratio":
         c, t = (
             RatioStats(
@@ -209,17 +218,34 @@ def compare_frame_rows(
             )
             for r in (control, treatment)
         )
-        return compare_ratios(c, t, alpha=alpha)
-    c, t = (
-        SampleStats(
-            n=int(_num(r["n"])) if r is not None else 0,
-            sum=_num(r["sum"]) if r is not None else 0.0,
-            sum_sq=_num(r["sum_sq"]) if r is not None else 0.0,
-        )
-        for r in (control, treatment)
-    )
+        return compare_ratios(c, t, alpha=alpha), None
+    c, t = (_sample_stats(r) for r in (control, treatment))
+    if cuped and _has_covariate(c) and _has_covariate(t):
+        return compare_means_cuped(c, t, alpha=alpha), cuped_variance_reduction(c, t)
     compare = compare_proportions if metric.kind == "proportion" else compare_means
-    return compare(c, t, alpha=alpha)
+    return compare(c, t, alpha=alpha), None
+
+
+def _sample_stats(row: pd.Series | None) -> SampleStats:
+    if row is None:
+        return SampleStats(n=0, sum=0.0, sum_sq=0.0)
+    pre = row.get("pre_sum")
+    has_pre = pre is not None and not pd.isna(pre)
+    return SampleStats(
+        n=int(_num(row["n"])),
+        sum=_num(row["sum"]),
+        sum_sq=_num(row["sum_sq"]),
+        pre_sum=_num(pre) if has_pre else None,
+        pre_sum_sq=_num(row.get("pre_sum_sq")) if has_pre else None,
+        cross_sum=_num(row.get("pre_cross_sum")) if has_pre else None,
+    )
+
+
+def _has_covariate(arm: SampleStats) -> bool:
+    """CUPED needs a pre-period covariate that varies across the arm's units."""
+    if arm.pre_sum is None or arm.n < 2:
+        return False
+    return arm.pre_sum_sq - arm.pre_sum**2 / arm.n > 1e-12 * max(arm.pre_sum_sq, 1.0)
 
 
 def _sample_variance(row: pd.Series | None) -> float | None:
@@ -243,7 +269,7 @@ def _metric_row(
     """Everything decision.json reports for one metric x challenger."""
     frame = latest[latest["metric"] == metric.name]
     control, treatment = _arm(frame, exp.champion), _arm(frame, variant)
-    cmp = compare_frame_rows(metric, control, treatment, exp.alpha)
+    cmp, reduction = compare_frame_rows(metric, control, treatment, exp.alpha, cuped=exp.cuped)
     relative_ok = math.isfinite(cmp.rel_lift) and math.isfinite(cmp.rel_se)
     row: dict[str, Any] = {
         "name": metric.name,
@@ -262,8 +288,12 @@ def _metric_row(
         "ci_low": cmp.rel_ci_low if relative_ok else cmp.abs_ci_low,
         "ci_high": cmp.rel_ci_high if relative_ok else cmp.abs_ci_high,
         "ci_of": "relative lift" if relative_ok else "absolute difference",
-        "p_value": cmp.p_value,
+        # Pair the p-value with the interval it is reported beside (the relative lift's, when
+        # the control value allows one); the absolute-difference test is kept as p_value_abs.
+        "p_value": cmp.rel_p_value if relative_ok and cmp.rel_p_value is not None else cmp.p_value,
+        "p_value_abs": cmp.p_value,
         "method": cmp.method,
+        "cuped_variance_reduction": reduction,
         "notes": list(cmp.notes),
         "control_variance": _sample_variance(control)
         if metric.kind in ("proportion", "mean", "count")
@@ -276,8 +306,10 @@ def _metric_row(
     else:
         row["chance_to_beat"] = None
         row["expected_loss"] = None
-    if metric.role == "primary" and exp.sequential:
-        _sequential(exp, metric, variant, frames, row, relative_ok)
+    if metric.role == "primary":
+        row["planned_n_per_arm"] = _planned_sample(exp, metric, variant, row)
+        if exp.sequential:
+            _sequential(exp, metric, variant, frames, row, relative_ok)
     if metric.role == "guardrail":
         ni = non_inferiority(
             cmp,
@@ -316,12 +348,11 @@ def _sequential(
         c, t = _arm(day, exp.champion), _arm(day, variant)
         if c is None or t is None:
             continue
-        cmp = compare_frame_rows(metric, c, t, exp.alpha)
+        cmp, _ = compare_frame_rows(metric, c, t, exp.alpha, cuped=exp.cuped)
         estimate, se = (cmp.rel_lift, cmp.rel_se) if relative else (cmp.abs_diff, cmp.abs_se)
         if math.isfinite(estimate) and math.isfinite(se) and se > 0:
             looks.append(Look(n=float(c["n"] + t["n"]), estimate=estimate, std_err=se))
-    planned = _planned_sample(exp, metric, variant, row)
-    row["planned_n_per_arm"] = planned
+    planned = row["planned_n_per_arm"]
     if not looks:
         row["sequential_method"] = None
         return
@@ -405,7 +436,7 @@ def _segment_rows(exp: ExperimentSpec, frames: pd.DataFrame, as_of: date) -> lis
             continue
         for variant in exp.challengers:
             control, treatment = _arm(group, exp.champion), _arm(group, variant)
-            cmp = compare_frame_rows(metric, control, treatment, exp.alpha)
+            cmp, _ = compare_frame_rows(metric, control, treatment, exp.alpha)
             out.append(
                 {
                     "segment": segment,
@@ -535,9 +566,11 @@ def _verdict(
     for variant, r in primary.items():
         better = r["significant"] and not _harmful(exp.primary, r["abs_diff"])
         failing = [g for g in guardrails if g["variant"] == variant and not g["non_inferior"]]
-        planned = r.get("planned_n_per_arm")
-        needed = max(planned.values()) if (planned and not exp.sequential) else minimum
-        enough = min(r["n_control"], r["n_treatment"]) >= needed
+        # Sequential designs may stop early once the boundary is crossed; a fixed-horizon test
+        # is only valid at its planned sample (each arm against its own plan, e.g. 90/10).
+        planned = r.get("planned_n_per_arm") if not exp.sequential else None
+        needed = planned or {"control": minimum, "treatment": minimum}
+        enough = r["n_control"] >= needed["control"] and r["n_treatment"] >= needed["treatment"]
         if better and not failing and enough:
             winners.append(variant)
             reasons.append(f"{r['name']} ({variant}) is significantly better: {_describe(r)}")
@@ -556,8 +589,8 @@ def _verdict(
             )
         if not enough:
             reasons.append(
-                f"{variant}: {min(r['n_control'], r['n_treatment'])} units in the smaller arm, "
-                f"{needed} needed"
+                f"{variant}: minimum sample not reached ({r['n_control']} / {r['n_treatment']} "
+                f"units, {needed['control']} / {needed['treatment']} needed)"
             )
     if winners:
         return "promote", reasons, winners
@@ -608,7 +641,9 @@ def _rollout(exp: ExperimentSpec, decision: str, current_pct: int) -> dict[str, 
     return {
         "current_pct": current_pct,
         "next_pct": next_pct,
-        "requires_approval": decision == "promote" and exp.rollout.requires_approval(next_pct),
+        "requires_approval": decision == "promote"
+        and next_pct != current_pct
+        and exp.rollout.requires_approval(next_pct),
         "steps": list(exp.rollout.steps),
         "approval_above": exp.rollout.approval_above,
     }

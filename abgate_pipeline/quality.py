@@ -69,7 +69,10 @@ def validate_metric_frames(
     import great_expectations as gx
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch_definition = (
         context.data_sources.add_pandas("warehouse")
         .add_dataframe_asset(SUITE_NAME)

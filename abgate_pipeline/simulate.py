@@ -144,6 +144,9 @@ class Scenario:
     arms: dict[str, Arm]
     texts: Texts
     survey_rate: float = 0.0  # share of tickets that get a CSAT survey answer
+    # Days of pre-experiment history: resolved tickets per user, tagged with unit_id (the CUPED
+    # covariate). Drawn from the same user effect, so they correlate with in-experiment outcomes.
+    pre_period_days: int = 0
 
     def outcome_probability(self, variant: str) -> float:
         """P(outcome ever happens), so that the in-window share is the arm's planted rate.
@@ -273,6 +276,7 @@ SUPPORT = Scenario(
     },
     texts=SUPPORT_TEXTS,
     survey_rate=0.25,
+    pre_period_days=14,
 )
 
 SALES = Scenario(
@@ -340,6 +344,8 @@ REQUEST_FIELDS = (
     "response",
 )  # followed by the experiment's segment column
 OUTCOME_FIELDS = ("event_id", "correlation_key", "outcome", "value", "timestamp", "source")
+PRE_OUTCOME_FIELDS = (*OUTCOME_FIELDS, "unit_id")
+PRE_KEYS_MEAN = 1.5  # tickets per user in the pre-period
 MALFORMED_REQUEST_KINDS = (
     "truncated",
     "not_an_object",
@@ -395,6 +401,7 @@ class _Traffic:
     requests: pd.DataFrame
     outcomes: pd.DataFrame
     realised: dict[str, dict[str, float]]  # per variant: users, keys, requests, mean cost
+    pre_outcomes: pd.DataFrame  # pre-period events with unit_id (empty without a pre-period)
 
 
 def simulate(
@@ -430,8 +437,9 @@ def simulate(
     request_lines = _split_by_day(_request_lines(requests), requests["ts"], start_ms, days)
     outcome_lines = _split_by_day(_outcome_lines(outcomes), outcomes["ts"], start_ms, days)
     day_dates = [start + timedelta(days=d) for d in range(days)]
+    pre_dates = [start - timedelta(days=d) for d in range(max_pre_period_days(), 0, -1)]
     landing_dir.mkdir(parents=True, exist_ok=True)
-    _remove_previous_files(landing_dir, day_dates)
+    _remove_previous_files(landing_dir, [*pre_dates, *day_dates])
     day_counts, paths = [], []
     for d, day in enumerate(day_dates):
         bad_requests = _malformed_requests(
@@ -460,6 +468,14 @@ def simulate(
             )
         )
 
+    pre_counts, pre_paths = _write_pre_period(
+        landing_dir,
+        [t.pre_outcomes for t in traffic.values() if len(t.pre_outcomes)],
+        start,
+    )
+    day_counts = [*pre_counts, *day_counts]
+    paths = [*pre_paths, *paths]
+
     summary = SimulationSummary(
         seed=seed,
         start=start.isoformat(),
@@ -487,6 +503,40 @@ def simulate(
 
 
 # --- traffic ---------------------------------------------------------------------------------
+
+
+def max_pre_period_days() -> int:
+    """How many days of pre-period history the demo writes before the start."""
+    return max(s.pre_period_days for s in SCENARIOS)
+
+
+def _write_pre_period(
+    landing_dir: Path, frames: list[pd.DataFrame], start: date
+) -> tuple[list[DayCounts], list[str]]:
+    """Write the pre-period outcome events, one part file per day before the start."""
+    if not frames:
+        return [], []
+    events = pd.concat(frames, ignore_index=True).sort_values(
+        "ts", kind="stable", ignore_index=True
+    )
+    events.insert(0, "event_id", [f"evt-pre-{i:08d}" for i in range(len(events))])
+    columns = {
+        name: _json_timestamps(events["ts"]) if name == "timestamp" else _json_tokens(events[name])
+        for name in PRE_OUTCOME_FIELDS
+    }
+    lines = _json_lines(columns)
+    counts, paths = [], []
+    for back in range(max_pre_period_days(), 0, -1):
+        day = start - timedelta(days=back)
+        day_ms = _epoch_ms(day)
+        in_day = ((events["ts"] >= day_ms) & (events["ts"] < day_ms + DAY_MS)).to_numpy()
+        day_lines = [line for line, keep in zip(lines, in_day, strict=True) if keep]
+        path = _part_path(landing_dir, OUTCOMES_DIR, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in day_lines), encoding="utf-8")
+        paths.append(path.relative_to(landing_dir).as_posix())
+        counts.append(DayCounts(day.isoformat(), 0, 0, len(day_lines), 0))
+    return counts, paths
 
 
 def _epoch_ms(day: date) -> int:
@@ -518,7 +568,34 @@ def _simulate_experiment(
         }
         for v in VARIANTS
     }
-    return _Traffic(requests.drop(columns=["key_index"]), outcomes, realised)
+    pre_outcomes = _pre_period_outcomes(rng, s, user_effect, _epoch_ms(start))
+    return _Traffic(requests.drop(columns=["key_index"]), outcomes, realised, pre_outcomes)
+
+
+def _pre_period_outcomes(
+    rng: np.random.Generator, s: Scenario, user_effect: np.ndarray, start_ms: int
+) -> pd.DataFrame:
+    """Resolved tickets of each user in the days before the start (champion behaviour, same
+    user effect), as events that name the unit: what CUPED uses as the pre-period covariate."""
+    if s.pre_period_days == 0:
+        return pd.DataFrame()
+    per_user = rng.poisson(PRE_KEYS_MEAN, len(user_effect))
+    user = np.repeat(np.arange(len(user_effect)), per_user)
+    intercept = ndtri(s.outcome_probability("champion")) * math.sqrt(1 + USER_EFFECT_SD**2)
+    happened = rng.random(len(user)) < ndtr(intercept + USER_EFFECT_SD * user_effect[user])
+    span = s.pre_period_days * DAY_MS
+    ts = start_ms - span + (rng.random(len(user)) * (span - MINUTE_MS)).astype(np.int64)
+    events = pd.DataFrame(
+        {
+            "correlation_key": [f"{s.key_prefix}pre-{i}" for i in range(len(user))],
+            "outcome": s.outcome,
+            "value": 1,
+            "ts": ts,
+            "source": s.outcome_source,
+            "unit_id": [f"{s.unit_prefix}{u:06d}" for u in user.tolist()],
+        }
+    )[happened]
+    return events.sort_values(["ts", "unit_id"], kind="stable", ignore_index=True)
 
 
 def _arrival_times(rng: np.random.Generator, n: int, start: date, days: int) -> np.ndarray:

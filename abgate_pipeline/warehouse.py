@@ -85,6 +85,7 @@ def config_frames(experiments: Iterable[ExperimentSpec]) -> dict[str, pd.DataFra
                 "experiment_id": exp.id,
                 "start_ts": datetime.combine(exp.start, time()),
                 "window_hours": exp.attribution_window_hours,
+                "pre_period_days": exp.pre_period_days,
             }
         )
         rows["cfg_variants"] += [{"experiment_id": exp.id, "variant": v} for v in exp.variants]
@@ -106,10 +107,12 @@ def config_frames(experiments: Iterable[ExperimentSpec]) -> dict[str, pd.DataFra
                     "den_name": den[1],
                     "missing": m.missing,
                     "q": m.q,
+                    "winsorize": m.winsorize,
+                    "cuped": exp.cuped and m.kind != "ratio",
                 }
             )
     columns = {
-        "cfg_experiments": ["experiment_id", "start_ts", "window_hours"],
+        "cfg_experiments": ["experiment_id", "start_ts", "window_hours", "pre_period_days"],
         "cfg_variants": ["experiment_id", "variant"],
         "cfg_segments": ["experiment_id", "segment"],
         "cfg_metrics": [
@@ -122,6 +125,8 @@ def config_frames(experiments: Iterable[ExperimentSpec]) -> dict[str, pd.DataFra
             "den_name",
             "missing",
             "q",
+            "winsorize",
+            "cuped",
         ],
     }
     return {t: pd.DataFrame(r, columns=columns[t]) for t, r in rows.items()}

@@ -44,6 +44,7 @@ def simulate_and_run(root: Path, *, scale: float, days: int, tamper=None) -> Gat
     from dagster import DagsterInstance
 
     from abgate_pipeline.cli import run_gate
+    from abgate_pipeline.config import load_experiments
     from abgate_pipeline.simulate import simulate
 
     settings = make_settings(root)
@@ -52,7 +53,8 @@ def simulate_and_run(root: Path, *, scale: float, days: int, tamper=None) -> Gat
         tamper(settings.landing_dir)
     instance = DagsterInstance.ephemeral()
     end = DEMO_START + timedelta(days=days - 1)
-    summary = run_gate(DEMO_START, end, settings=settings, instance=instance)
+    first = min(e.first_day for e in load_experiments(settings.experiments_file))
+    summary = run_gate(first, end, settings=settings, instance=instance)
     return GateRun(settings, instance, summary, simulation.to_dict(), end)
 
 

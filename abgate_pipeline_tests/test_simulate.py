@@ -28,6 +28,7 @@ SALES = "sales-assistant-cheaper-model"
 SMALL_SCALE = 0.03
 START = date(2026, 11, 1)
 DAYS = 14
+PRE_DAYS = 14  # the support experiment's pre-period (CUPED history before the start)
 END = pd.Timestamp(START + timedelta(days=DAYS), tz="UTC")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SEGMENTS = {
@@ -239,7 +240,11 @@ def test_rerun_replaces_previous_files_and_keeps_foreign_ones(tmp_path):
 def test_summary_file_matches_returned_summary(small):
     summary, _, root = small
     assert json.loads((root / SUMMARY_FILE).read_text()) == summary.to_dict()
-    assert summary.paths == tuple(
+    pre = tuple(
+        f"outcomes/{START - timedelta(days=back)}/part-0000.jsonl"
+        for back in range(PRE_DAYS, 0, -1)
+    )
+    assert summary.paths == pre + tuple(
         f"{kind}/{START + timedelta(days=d)}/part-0000.jsonl"
         for d in range(DAYS)
         for kind in ("inference_logs", "outcomes")
@@ -252,8 +257,10 @@ def test_summary_file_matches_returned_summary(small):
 def test_valid_and_malformed_counts_match_the_summary(small):
     summary, landing, _ = small
     for day in summary.day_counts:
-        assert landing.malformed[("inference_logs", day.date)] == day.inference_malformed == 3
-        assert landing.malformed[("outcomes", day.date)] == day.outcome_malformed == 3
+        planted = 3 if date.fromisoformat(day.date) >= START else 0  # none in the pre-period
+        assert landing.malformed.get(("inference_logs", day.date), 0) == day.inference_malformed
+        assert day.inference_malformed == planted
+        assert landing.malformed[("outcomes", day.date)] == day.outcome_malformed == planted
         assert (landing.requests["folder"] == day.date).sum() == day.inference_valid
         assert (landing.outcomes["folder"] == day.date).sum() == day.outcome_valid
 
@@ -284,7 +291,8 @@ def test_ids_are_unique_and_timestamps_inside_the_period(small):
     _, landing, _ = small
     assert landing.requests["request_id"].is_unique
     assert landing.outcomes["event_id"].is_unique
-    for frame in (landing.requests, landing.outcomes):
+    in_experiment = landing.outcomes[landing.outcomes["unit_id"].isna()]
+    for frame in (landing.requests, in_experiment):
         assert frame["ts"].min() >= pd.Timestamp(START, tz="UTC")
         assert frame["ts"].max() < END
 
@@ -311,16 +319,31 @@ def test_users_never_switch_variant_or_experiment(small):
     assert (per_key == 1).all().all()
 
 
+def test_pre_period_events_name_support_users_before_the_start(small):
+    _, landing, _ = small
+    pre = landing.outcomes[landing.outcomes["unit_id"].notna()]
+    assert len(pre) > 0
+    assert (pre["ts"] < pd.Timestamp(START, tz="UTC")).all()
+    assert (pre["ts"] >= pd.Timestamp(START - timedelta(days=PRE_DAYS), tz="UTC")).all()
+    assert set(pre["outcome"]) == {"ticket_resolved"}
+    assert pre["unit_id"].str.startswith("cust-").all()
+    support_users = set(
+        landing.requests.loc[landing.requests["experiment_id"] == SUPPORT, "unit_id"]
+    )
+    assert len(set(pre["unit_id"]) & support_users) > 0.5 * pre["unit_id"].nunique()
+
+
 def test_outcomes_follow_their_first_request(small):
     _, landing, _ = small
+    outcomes = landing.outcomes[landing.outcomes["unit_id"].isna()]
     first = landing.requests.groupby("correlation_key")["ts"].min()
-    started = landing.outcomes["correlation_key"].map(first)
+    started = outcomes["correlation_key"].map(first)
     assert started.notna().all()
-    assert (landing.outcomes["ts"] > started).all()
-    assert set(landing.outcomes["outcome"]) == {"ticket_resolved", "csat", "lead_qualified"}
-    csat = landing.outcomes[landing.outcomes["outcome"] == "csat"]["value"]
+    assert (outcomes["ts"] > started).all()
+    assert set(outcomes["outcome"]) == {"ticket_resolved", "csat", "lead_qualified"}
+    csat = outcomes[outcomes["outcome"] == "csat"]["value"]
     assert set(csat) <= {1, 2, 3, 4, 5}
-    sources = landing.outcomes.groupby("outcome")["source"].unique().map(list).to_dict()
+    sources = outcomes.groupby("outcome")["source"].unique().map(list).to_dict()
     assert sources == {
         "ticket_resolved": ["zendesk"],
         "csat": ["survey"],

@@ -75,7 +75,7 @@ def metric_frames(
             con.register("quantile_ranks", quantile_ranks(counts, alphas))
             quantiles = warehouse.run(con, "quantile_values", as_of=as_of)
             con.unregister("quantile_ranks")
-            day_frame = pd.concat([f for f in (sums, quantiles) if len(f)], ignore_index=True)
+            day_frame = pd.concat([sums, quantiles], ignore_index=True) if len(quantiles) else sums
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute("DELETE FROM metric_frames WHERE as_of = ?", [as_of])

@@ -12,12 +12,13 @@ HISTORY_DAYS = 366
 
 
 def _first_day() -> str:
-    """The earliest experiment start in the config (or ABGATE_PARTITIONS_START), as YYYY-MM-DD."""
+    """The earliest day any experiment reads (its start less its pre-period), or
+    ABGATE_PARTITIONS_START, as YYYY-MM-DD."""
     override = os.environ.get("ABGATE_PARTITIONS_START", "").strip()
     if override:
         return override
     experiments = load_experiments(Settings.from_env().experiments_file)
-    return min(e.start for e in experiments).isoformat()
+    return min(e.first_day for e in experiments).isoformat()
 
 
 daily_partitions = DailyPartitionsDefinition(start_date=_first_day(), timezone="UTC")

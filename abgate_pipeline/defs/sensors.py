@@ -1,5 +1,7 @@
 """The gate sensor: acts on new gate decisions by requesting flag promotions or rollbacks."""
 
+import json
+
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
@@ -17,13 +19,42 @@ GATE_DECISION = AssetKey("gate_decision")
 BATCH = 500
 
 
-def actionable(decisions_by_day: dict[str, dict[str, dict]]) -> dict[str, tuple[str, dict]]:
-    """The newest as-of decision per experiment: only the freshest verdict may move a flag."""
+def actionable(
+    decisions_by_day: dict[str, dict[str, dict]], newest_seen: dict[str, str]
+) -> dict[str, tuple[str, dict]]:
+    """The newest as-of decision per experiment that is not older than one already seen: only
+    the freshest verdict may move a flag (a re-run of an old day must not)."""
     newest: dict[str, tuple[str, dict]] = {}
     for day in sorted(decisions_by_day):
         for exp_id, summary in decisions_by_day[day].items():
-            newest[exp_id] = (day, summary)
+            if day >= newest_seen.get(exp_id, ""):
+                newest[exp_id] = (day, summary)
     return newest
+
+
+def _read_cursor(cursor: str | None) -> tuple[int, dict[str, str]]:
+    """The last storage id read and the newest as-of day seen per experiment."""
+    if not cursor:
+        return 0, {}
+    state = json.loads(cursor)
+    if isinstance(state, int):  # cursors written before the newest-day map existed
+        return state, {}
+    return int(state["storage_id"]), dict(state["newest"])
+
+
+def _skip_reason(exp_id: str, day: str, summary: dict) -> str | None:
+    """Why a promote/rollback verdict must not launch a run now, or None when it may."""
+    verdict = summary["decision"]
+    if not summary["checks_passed"]:
+        return f"{exp_id} {day}: blocking checks failed"
+    if summary["next_pct"] == summary["current_pct"]:
+        return f"{exp_id} {day}: {verdict} leaves the flag at {summary['current_pct']}%"
+    if verdict == "promote" and summary["requires_approval"]:
+        return (
+            f"{exp_id} {day}: {summary['next_pct']}% needs approval; launch promotion_job "
+            "with approved_by"
+        )
+    return None
 
 
 @sensor(
@@ -33,12 +64,13 @@ def actionable(decisions_by_day: dict[str, dict[str, dict]]) -> dict[str, tuple[
     description="Watches gate_decision materializations with its own cursor (an @asset_sensor "
     "would drop partitions landing between ticks). On `promote` it requests the next rollout "
     "step, unless that step needs a person's approval; on `rollback` it requests the rollback. "
-    "Nothing happens on `continue` or `invalid`, or when the decision's blocking checks failed.",
+    "Nothing happens on `continue` or `invalid`, when the decision's blocking checks failed, or "
+    "for a decision older than one it has already seen.",
 )
 def gate_sensor(context: SensorEvaluationContext):
-    cursor = int(context.cursor) if context.cursor else 0
+    after, newest_seen = _read_cursor(context.cursor)
     result = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=GATE_DECISION, after_storage_id=cursor),
+        AssetRecordsFilter(asset_key=GATE_DECISION, after_storage_id=after),
         limit=BATCH,
         ascending=True,
     )
@@ -52,21 +84,16 @@ def gate_sensor(context: SensorEvaluationContext):
         if day and entry is not None and day in entry.value:
             decisions[day] = entry.value[day]
     requests, skipped = [], []
-    for exp_id, (day, summary) in sorted(actionable(decisions).items()):
+    fresh = actionable(decisions, newest_seen)
+    for exp_id, (day, summary) in sorted(fresh.items()):
+        newest_seen[exp_id] = day
         verdict = summary["decision"]
         if verdict not in ("promote", "rollback"):
             continue
-        if not summary["checks_passed"]:
-            skipped.append(f"{exp_id} {day}: blocking checks failed")
-            continue
-        if verdict == "promote" and summary["next_pct"] == summary["current_pct"]:
-            skipped.append(f"{exp_id} {day}: already at the last rollout step")
-            continue
-        if verdict == "promote" and summary["requires_approval"]:
-            skipped.append(
-                f"{exp_id} {day}: {summary['next_pct']}% needs approval; launch promotion_job "
-                "with approved_by"
-            )
+        reason = _skip_reason(exp_id, day, summary)
+        if reason:
+            skipped.append(reason)
+            context.log.info(reason)
             continue
         requests.append(
             RunRequest(
@@ -81,6 +108,9 @@ def gate_sensor(context: SensorEvaluationContext):
                 tags={"abgate/experiment": exp_id, "abgate/as_of": day, "abgate/action": verdict},
             )
         )
-    for message in skipped:
-        context.log.info(message)
-    return SensorResult(run_requests=requests, cursor=str(result.records[-1].storage_id))
+    cursor = json.dumps({"storage_id": result.records[-1].storage_id, "newest": newest_seen})
+    return SensorResult(
+        run_requests=requests,
+        cursor=cursor,
+        skip_reason=None if requests else ("; ".join(skipped) or "no promote/rollback verdict"),
+    )

@@ -69,3 +69,24 @@ SELECT $as_of, experiment_id, unit_id, 'outcome', outcome,
        count(*) FILTER (WHERE mature AND value_sum > 0), count(*) FILTER (WHERE mature)
 FROM exp_key_outcomes
 GROUP BY ALL;
+
+DELETE FROM experiment_unit_pre WHERE as_of = $as_of;
+
+-- The CUPED covariate: each unit's outcome values in the pre-period [start - pre_period_days,
+-- start), from events that name the unit. Never overlaps the experiment's own window.
+INSERT INTO experiment_unit_pre
+WITH units AS (
+    SELECT DISTINCT experiment_id, unit_id FROM exp_keys
+),
+pre AS (
+    SELECT e.experiment_id, o.unit_id, o.outcome, o.value
+    FROM outcome_events o
+    JOIN cfg_experiments e
+      ON o.ts >= e.start_ts - to_days(e.pre_period_days) AND o.ts < e.start_ts
+    JOIN units u ON u.experiment_id = e.experiment_id AND u.unit_id = o.unit_id
+    WHERE e.pre_period_days > 0
+    QUALIFY row_number() OVER (PARTITION BY e.experiment_id, o.event_id ORDER BY o.partition_date) = 1
+)
+SELECT $as_of, experiment_id, unit_id, outcome, sum(value)
+FROM pre
+GROUP BY ALL;

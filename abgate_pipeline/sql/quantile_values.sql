@@ -7,7 +7,9 @@ SELECT $as_of AS as_of, r.experiment_id, r.metric, 'quantile' AS kind, r.variant
        NULL::DOUBLE AS den_sum_sq, NULL::DOUBLE AS cross_sum, r.q,
        max(o.v) FILTER (WHERE o.rk = r.est_rank) AS q_estimate,
        max(o.v) FILTER (WHERE o.rk = r.lo_rank) AS q_lo,
-       max(o.v) FILTER (WHERE o.rk = r.hi_rank) AS q_hi
+       max(o.v) FILTER (WHERE o.rk = r.hi_rank) AS q_hi,
+       NULL::DOUBLE AS pre_sum, NULL::DOUBLE AS pre_sum_sq, NULL::DOUBLE AS pre_cross_sum,
+       NULL::DOUBLE AS cap
 FROM quantile_ranks r
 JOIN quantile_obs o USING (experiment_id, metric, variant, segment, segment_value)
 WHERE o.rk IN (r.est_rank, r.lo_rank, r.hi_rank)

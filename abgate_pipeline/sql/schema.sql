@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS outcome_events (
     ts TIMESTAMP NOT NULL,
     source VARCHAR,
     source_file VARCHAR NOT NULL,
-    line_number BIGINT NOT NULL
+    line_number BIGINT NOT NULL,
+    unit_id VARCHAR            -- optional: lets pre-period events feed CUPED (see README)
 );
 
 -- Rows that could not be accepted, with the reason; `raw` is the redacted line.
@@ -98,7 +99,21 @@ CREATE TABLE IF NOT EXISTS metric_frames (
     q DOUBLE,
     q_estimate DOUBLE,
     q_lo DOUBLE,
-    q_hi DOUBLE
+    q_hi DOUBLE,
+    pre_sum DOUBLE,            -- CUPED: the unit's pre-period value x, sum(x), sum(x^2), sum(y x)
+    pre_sum_sq DOUBLE,
+    pre_cross_sum DOUBLE,
+    cap DOUBLE                 -- the winsorization cap applied to per-unit values, if any
+);
+
+-- Per unit and outcome: the sum of the unit's outcome values in the pre-period (the days before
+-- the experiment start), from outcome events that carry a unit_id. The CUPED covariate.
+CREATE TABLE IF NOT EXISTS experiment_unit_pre (
+    as_of DATE NOT NULL,
+    experiment_id VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    pre_value DOUBLE NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS gate_decisions (
@@ -127,15 +142,27 @@ CREATE TABLE IF NOT EXISTS decision_log (
 -- The experiments YAML as tables, rewritten from the config at the start of every step that
 -- reads them, so the SQL can join on them and an analyst can query what the gate used.
 CREATE TABLE IF NOT EXISTS cfg_experiments (
-    experiment_id VARCHAR NOT NULL, start_ts TIMESTAMP NOT NULL, window_hours DOUBLE NOT NULL
+    experiment_id VARCHAR NOT NULL, start_ts TIMESTAMP NOT NULL, window_hours DOUBLE NOT NULL,
+    pre_period_days INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cfg_variants (experiment_id VARCHAR NOT NULL, variant VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS cfg_segments (experiment_id VARCHAR NOT NULL, segment VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS cfg_metrics (
     experiment_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, kind VARCHAR NOT NULL,
     num_source VARCHAR NOT NULL, num_name VARCHAR NOT NULL,
-    den_source VARCHAR, den_name VARCHAR, missing VARCHAR NOT NULL, q DOUBLE
+    den_source VARCHAR, den_name VARCHAR, missing VARCHAR NOT NULL, q DOUBLE,
+    winsorize DOUBLE, cuped BOOLEAN
 );
+
+-- Columns added after the first release, for warehouses created before them.
+ALTER TABLE outcome_events ADD COLUMN IF NOT EXISTS unit_id VARCHAR;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_sum_sq DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_cross_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS cap DOUBLE;
+ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS winsorize DOUBLE;
+ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS cuped BOOLEAN;
+ALTER TABLE cfg_experiments ADD COLUMN IF NOT EXISTS pre_period_days INTEGER;
 
 -- The requests an experiment analysis sees as of the end of `as_of_date`: from the experiment's
 -- start, nothing later, each request_id once (a re-delivered line in another partition is a copy).

@@ -56,7 +56,8 @@ FROM reasoned;
 DELETE FROM outcome_events WHERE partition_date = $partition_date;
 
 INSERT INTO outcome_events
-SELECT $partition_date, event_id, correlation_key, outcome, value, ts, source, source_file, line_number
+SELECT $partition_date, event_id, correlation_key, outcome, value, ts, source, source_file, line_number,
+       nullif(j->>'unit_id', '')
 FROM staged
 WHERE reason IS NULL;
 

@@ -52,4 +52,5 @@ def test_dated_assets_share_daily_partitions():
     for name in ASSETS - {"feature_flag_promotion"}:
         node = graph.get(AssetKey(name))
         assert node.partitions_def is not None, name
-        assert node.partitions_def.get_first_partition_key() == "2026-11-01"
+        # The support experiment starts 2026-11-01 and reads a 14-day pre-period before it.
+        assert node.partitions_def.get_first_partition_key() == "2026-10-18"
