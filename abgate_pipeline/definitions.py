@@ -14,7 +14,7 @@ from abgate_pipeline.defs.promotion import feature_flag_promotion
 from abgate_pipeline.defs.report import decision_report
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
 from abgate_pipeline.defs.schedules import daily_gate_schedule
-from abgate_pipeline.defs.sensors import gate_sensor
+from abgate_pipeline.defs.sensors import gate_sensor, late_data_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
@@ -32,7 +32,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         ],
         jobs=[daily_gate_job, promotion_job],
         schedules=[daily_gate_schedule],
-        sensors=[gate_sensor],
+        sensors=[gate_sensor, late_data_sensor],
         resources={
             "settings": AbgateSettings.from_settings(settings),
             "warehouse_db": Warehouse(database=str(settings.warehouse)),

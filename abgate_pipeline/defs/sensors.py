@@ -5,6 +5,7 @@ import json
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
+    DagsterEventType,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -12,10 +13,22 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
-from abgate_pipeline.defs.jobs import promotion_job
+from abgate_pipeline.defs.jobs import daily_gate_job, promotion_job
 
 GATE_DECISION = AssetKey("gate_decision")
+LANDING_ASSETS = (AssetKey("raw_inference_logs"), AssetKey("outcome_extracts"))
+EXPERIMENT_TABLE = AssetKey("experiment_table")
+ANALYSIS_ASSETS = [
+    EXPERIMENT_TABLE,
+    AssetKey("metric_frames"),
+    AssetKey("gate_decision"),
+    AssetKey("decision_report"),
+]
 BATCH = 500
 
 
@@ -113,4 +126,62 @@ def gate_sensor(context: SensorEvaluationContext):
         run_requests=requests,
         cursor=cursor,
         skip_reason=None if requests else ("; ".join(skipped) or "no promote/rollback verdict"),
+    )
+
+
+def stale_as_of_days(landed: dict[str, int], analysed: dict[str, int]) -> list[str]:
+    """As-of days whose experiment table predates a landing day at or before them.
+
+    `landed` maps a landing day to the storage id of its newest materialization, `analysed` an
+    as-of day to its experiment table's; a day is stale when some landing day <= it was
+    (re)materialized after the day was analysed.
+    """
+    return sorted(
+        day
+        for day, analysed_at in analysed.items()
+        if any(landed_day <= day and at > analysed_at for landed_day, at in landed.items())
+    )
+
+
+@sensor(
+    job=daily_gate_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Late data: when a landing day (an outcome extract arriving late, or logs "
+    "re-delivered) is materialized after as-of days that read it were analysed, request one "
+    "run that re-materializes the experiment table, metrics, decisions and reports for exactly "
+    "those days (a single-run backfill).",
+)
+def late_data_sensor(context: SensorEvaluationContext):
+    after = int(context.cursor) if context.cursor else 0
+    landed: dict[str, int] = {}
+    newest = after
+    for key in LANDING_ASSETS:
+        for day, storage_id in context.instance.get_latest_storage_id_by_partition(
+            key, DagsterEventType.ASSET_MATERIALIZATION, after_cursor=after
+        ).items():
+            landed[day] = max(landed.get(day, 0), storage_id)
+            newest = max(newest, storage_id)
+    if not landed:
+        return SkipReason("no landing day materialized since the last tick")
+    analysed = context.instance.get_latest_storage_id_by_partition(
+        EXPERIMENT_TABLE, DagsterEventType.ASSET_MATERIALIZATION
+    )
+    stale = stale_as_of_days(landed, dict(analysed))
+    if not stale:
+        return SensorResult(cursor=str(newest), skip_reason="no analysed day is stale")
+    first, last = stale[0], stale[-1]
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"late:{first}:{last}:{newest}",
+                asset_selection=ANALYSIS_ASSETS,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: first,
+                    ASSET_PARTITION_RANGE_END_TAG: last,
+                    "abgate/reason": "late-data",
+                },
+            )
+        ],
+        cursor=str(newest),
     )

@@ -43,8 +43,8 @@ def test_jobs_schedule_and_sensor():
     assert defs.resolve_job_def("daily_gate_job").partitions_def is not None
     assert defs.resolve_job_def("promotion_job")
     assert defs.resolve_schedule_def("daily_gate_schedule").job_name == "daily_gate_job"
-    sensor = defs.resolve_sensor_def("gate_sensor")
-    assert sensor.job_name == "promotion_job"
+    assert defs.resolve_sensor_def("gate_sensor").job_name == "promotion_job"
+    assert defs.resolve_sensor_def("late_data_sensor").job_name == "daily_gate_job"
 
 
 def test_dated_assets_share_daily_partitions():
