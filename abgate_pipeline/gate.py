@@ -596,6 +596,13 @@ def _verdict(
         return "promote", reasons, winners
     if sample.get("power_so_far") is not None:
         reasons.append(f"power reached so far: {sample['power_so_far']:.0%}")
+    days = sample.get("days_remaining")
+    if days is not None and days > 0:
+        reasons.append(
+            "the planned sample is reached in about "
+            + (f"{math.ceil(days)} more days" if math.isfinite(days) else "never (no new traffic)")
+            + " at the traffic seen so far"
+        )
     return "continue", reasons, []
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -807,3 +807,25 @@ def test_no_data_yet_is_continue(tmp_path):
     assert record["decision"] == "continue"
     assert record["srm"]["passed"] is True
     assert record["rollout"]["next_pct"] == 10
+
+
+def test_continue_says_how_many_days_the_planned_sample_needs(tmp_path):
+    """Fixed horizon, planned ~39k/arm at a 2 % MDE; 10k/arm yesterday and 12k/arm today
+    -> 2k/arm/day -> (39,237 - 12,000) / 2,000 = 13.6 -> about 14 more days."""
+    spec = experiment(tmp_path, metrics=[{**PRIMARY, "mde": 0.02}, REFUSALS])
+    yesterday = AS_OF - timedelta(days=1)
+    history = [
+        *arms("conversion", 5_000, 5_100, n=10_000, as_of=yesterday),
+        *arms("refusal_rate", 200, 200, n=10_000, as_of=yesterday),
+        *arms("conversion", 6_000, 6_120, n=12_000),
+        *arms("refusal_rate", 240, 240, n=12_000),
+    ]
+    record = gate(spec, frames(*history))
+    planned = planned_per_arm(0.5, 0.02, (0.5, 0.5))
+    expected = (planned[0] - 12_000) / 2_000
+    assert record["decision"] == "continue"
+    assert record["sample"]["days_remaining"] == pytest.approx(expected)
+    assert (
+        f"the planned sample is reached in about {math.ceil(expected)} more days at the traffic "
+        "seen so far" in record["reasons"]
+    )
