@@ -4,8 +4,10 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
+    AssetCheckKey,
     AssetDep,
     AssetExecutionContext,
+    AssetKey,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
@@ -15,10 +17,11 @@ from dagster import (
 from abgate_pipeline import __version__, warehouse
 from abgate_pipeline.config import ExperimentSpec
 from abgate_pipeline.defs.experiment import experiment_table
-from abgate_pipeline.defs.metrics import metric_frames
+from abgate_pipeline.defs.ingest import CHECK_NAME
+from abgate_pipeline.defs.metrics import GX_CHECK, metric_frames
 from abgate_pipeline.defs.partitions import daily_partitions, up_to_as_of
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
-from abgate_pipeline.gate import GateInputs, decide
+from abgate_pipeline.gate import CheckOutcome, GateInputs, decide
 from abgate_pipeline.reporting import decision_json
 
 
@@ -29,6 +32,37 @@ def current_challenger_pct(settings: AbgateSettings, exp: ExperimentSpec) -> int
         return sum(state.weights.get(v, 0) for v in exp.challengers)
     shares = exp.expected_shares()
     return round(100 * sum(shares[v] for v in exp.challengers))
+
+
+# Blocking checks upstream of the gate. Inside one run a failure stops the gate from running at
+# all; these are re-read so that a gate run on its own (or a later day) still sees them.
+UPSTREAM_CHECKS = (
+    AssetCheckKey(AssetKey("raw_inference_logs"), CHECK_NAME),
+    AssetCheckKey(AssetKey("outcome_extracts"), CHECK_NAME),
+    AssetCheckKey(AssetKey("metric_frames"), GX_CHECK),
+)
+
+
+def upstream_check_outcomes(instance) -> list[CheckOutcome]:
+    """The latest evaluation of each blocking upstream check, as gate check outcomes."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        list(UPSTREAM_CHECKS)
+    )
+    outcomes = []
+    for key in UPSTREAM_CHECKS:
+        record = latest.get(key)
+        evaluation = record.evaluation if record is not None else None
+        if evaluation is None:
+            continue
+        name = f"{key.asset_key.to_user_string()}.{key.name}"
+        outcomes.append(
+            CheckOutcome(
+                name,
+                bool(evaluation.passed),
+                evaluation.description or ("passed" if evaluation.passed else "failed"),
+            )
+        )
+    return outcomes
 
 
 def provenance(exp: ExperimentSpec, as_of: date, run_id: str) -> dict:
@@ -61,6 +95,7 @@ def gate_decision(
     a look of the sequential test. Stored in `gate_decisions` with the config hash, code version,
     input partitions and the sufficient statistics it was computed from."""
     experiments = settings.experiments()
+    upstream = upstream_check_outcomes(context.instance)
     decisions: dict[str, dict[str, dict]] = {}
     with warehouse_db.get_connection() as con:
         for day in context.partition_keys:
@@ -78,6 +113,7 @@ def gate_decision(
                         frames=exp_frames,
                         unit_facts=facts[facts["experiment_id"] == exp.id],
                         current_pct=current_challenger_pct(settings, exp),
+                        ingest_checks=upstream,
                         provenance=provenance(exp, as_of, context.run_id),
                     )
                 )
