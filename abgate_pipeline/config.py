@@ -136,6 +136,7 @@ class ExperimentSpec:
     min_units_per_arm: int = 100
     pre_period_days: int = 0  # days before `start` whose unit-tagged outcomes feed CUPED
     cuped: bool = True
+    bayes_prior_std: float | None = None  # N(0, sd) prior on the relative lift; None = flat
 
     @property
     def first_day(self) -> date:
@@ -187,7 +188,7 @@ EXPERIMENT_KEYS = frozenset(
     {
         "id", "flag_key", "champion", "challengers", "unit", "start", "attribution_window_hours",
         "alpha", "power", "sequential", "metrics", "segments", "allocation", "rollout",
-        "correction", "min_units_per_arm", "pre_period_days", "cuped",
+        "correction", "min_units_per_arm", "pre_period_days", "cuped", "bayes_prior_std",
         "description", "owner", "tags",  # free-form documentation, ignored
     }
 )  # fmt: skip
@@ -288,6 +289,9 @@ def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
     min_units = _number(raw.get("min_units_per_arm", 100), "min_units_per_arm", where, integer=True)
     if pre_period_days < 0 or min_units < 2:
         raise ConfigError(f"{where}: need `pre_period_days` >= 0 and `min_units_per_arm` >= 2")
+    prior_std = raw.get("bayes_prior_std")
+    if prior_std is not None and _number(prior_std, "bayes_prior_std", where) <= 0:
+        raise ConfigError(f"{where}: `bayes_prior_std` must be > 0 (omit it for a flat prior)")
     correction = str(raw.get("correction", "holm"))
     if correction not in ("holm", "bh", "none"):
         raise ConfigError(f"{where}: `correction` must be holm, bh or none")
@@ -310,6 +314,7 @@ def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
         min_units_per_arm=min_units,
         pre_period_days=pre_period_days,
         cuped=_flag(raw.get("cuped", True), "cuped", where),
+        bayes_prior_std=prior_std,
     )
 
 

@@ -300,7 +300,9 @@ def _metric_row(
         else None,
     }
     if relative_ok:
-        bayes = chance_to_beat(cmp.rel_lift, cmp.rel_se, better=metric.better)
+        bayes = chance_to_beat(
+            cmp.rel_lift, cmp.rel_se, prior_std=exp.bayes_prior_std, better=metric.better
+        )
         row["chance_to_beat"] = bayes.chance_to_win
         row["expected_loss"] = bayes.expected_loss_treatment
     else:

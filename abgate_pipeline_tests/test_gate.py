@@ -829,3 +829,16 @@ def test_continue_says_how_many_days_the_planned_sample_needs(tmp_path):
         f"the planned sample is reached in about {math.ceil(expected)} more days at the traffic "
         "seen so far" in record["reasons"]
     )
+
+
+def test_a_proper_prior_shrinks_the_chance_to_beat(tmp_path):
+    """N(0, 0.01) on the relative lift pulls a +4 % estimate towards 0 (conjugate normal)."""
+    flat = gate(experiment(tmp_path), frames(*WINNING))
+    shrunk = gate(experiment(tmp_path, bayes_prior_std=0.01), frames(*WINNING))
+    row = metric(flat, "conversion")
+    estimate, se = row["rel_lift"], (row["ci_high"] - row["ci_low"]) / (2 * 1.96)
+    post_var = 1 / (1 / se**2 + 1 / 0.01**2)
+    post_mean = post_var * estimate / se**2
+    expected = sps.norm.cdf(post_mean / math.sqrt(post_var))
+    assert metric(shrunk, "conversion")["chance_to_beat"] == pytest.approx(expected, rel=2e-3)
+    assert metric(shrunk, "conversion")["chance_to_beat"] < row["chance_to_beat"]
