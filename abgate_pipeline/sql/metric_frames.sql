@@ -58,7 +58,7 @@ caps AS (
     GROUP BY um.experiment_id, um.metric, m.winsorize
 ),
 capped AS (
-    SELECT um.* REPLACE (CASE WHEN c.cap IS NULL THEN um.y ELSE least(um.y, c.cap) END AS y),
+    SELECT um.* REPLACE (CASE WHEN c.cap IS NULL OR um.y IS NULL THEN um.y ELSE least(um.y, c.cap) END AS y),
            c.cap
     FROM unit_metric um
     LEFT JOIN caps c USING (experiment_id, metric)
