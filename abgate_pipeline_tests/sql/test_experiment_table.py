@@ -1,0 +1,121 @@
+"""The attribution-window join (`sql/experiment_table.sql`) on hand-made edge cases."""
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from abgate_pipeline import warehouse
+from abgate_pipeline.config import load_experiments
+
+START = datetime(2026, 11, 1)
+AS_OF = date(2026, 11, 5)  # visible: everything before 2026-11-06 00:00
+H = timedelta(hours=1)
+CONFIG = {
+    "experiments": [
+        {
+            "id": "exp", "flag_key": "f", "champion": "a", "challengers": ["b"],
+            "start": "2026-11-01", "attribution_window_hours": 24, "pre_period_days": 3,
+            "metrics": [{"name": "resolved", "role": "primary", "kind": "proportion", "outcome": "resolved"}],
+        }
+    ]
+}  # fmt: skip
+
+
+def log(request_id, unit, key, ts, variant="a", partition=None):
+    return {
+        "partition_date": partition or ts.date(), "request_id": request_id, "ts": ts,
+        "experiment_id": "exp", "variant": variant, "unit_id": unit, "correlation_key": key,
+        "latency_ms": 100.0, "source_file": "f", "line_number": 1,
+    }  # fmt: skip
+
+
+def event(event_id, key, ts, value=1.0, unit=None, outcome="resolved"):
+    return {
+        "partition_date": ts.date(), "event_id": event_id, "correlation_key": key,
+        "outcome": outcome, "value": value, "ts": ts, "source_file": "f", "line_number": 1,
+        "unit_id": unit,
+    }  # fmt: skip
+
+
+LOGS = [
+    log("r1", "u1", "k1", START + 10 * H),  # k1: window 11-01 10:00 .. 11-02 10:00
+    log("r2", "u1", "k1", START + 12 * H),
+    log("r2", "u1", "k1", START + 12 * H, partition=date(2026, 11, 2)),  # re-delivered copy
+    log("r3", "u2", "k2", START + 20 * H),  # k2: event exactly at the window end: not counted
+    log("r4", "u3", "k3", START + 30 * H),  # k3: event before its first request: not counted
+    log("r5", "u4", "k4", datetime(2026, 11, 5, 12)),  # k4: window still open at the as-of end
+    log("r6", "u5", "k5", START + 40 * H),  # u5 is served both variants
+    log("r7", "u5", "k6", START + 41 * H, variant="b"),
+    log("r8", "u6", "k7", datetime(2026, 11, 6, 1)),  # after the as-of day: invisible
+    log("r0", "u7", "k8", START - 5 * H),  # before the start: not the experiment's
+]
+EVENTS = [
+    event("e1", "k1", START + 20 * H),
+    event("e1", "k1", START + 20 * H),  # duplicate event id: once
+    event("e2", "k1", START + 11 * H, value=2.0),
+    event("e3", "k2", START + 44 * H),  # == first request + 24 h
+    event("e4", "k3", START + 29 * H),
+    event("e5", "k4", datetime(2026, 11, 5, 20)),
+    event("p1", "x", START - 30 * H, unit="u1"),  # pre-period, names the unit
+    event("p2", "y", START - 100 * H, unit="u1"),  # before the 3-day pre-period
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "experiments.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    con = duckdb.connect()
+    warehouse.ensure_schema(con)
+    warehouse.sync_config(con, load_experiments(path))
+    for table, rows in (("inference_logs", LOGS), ("outcome_events", EVENTS)):
+        con.register("rows", pd.DataFrame(rows))
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM rows")
+        con.unregister("rows")
+    warehouse.run(con, "experiment_table", as_of=AS_OF)
+    return con
+
+
+def units(con) -> pd.DataFrame:
+    return con.execute("SELECT * FROM experiment_units ORDER BY unit_id").df().set_index("unit_id")
+
+
+def outcome(con, unit) -> tuple:
+    return con.execute(
+        "SELECT mature_sum, mature_any, mature_present FROM experiment_unit_values "
+        "WHERE unit_id = ? AND source = 'outcome' AND name = 'resolved'",
+        [unit],
+    ).fetchone()
+
+
+def test_only_the_experiments_visible_requests_count_once(con):
+    u = units(con)
+    assert list(u.index) == ["u1", "u2", "u3", "u4", "u5"]  # not u6 (later), not u7 (before)
+    assert u.loc["u1", "requests"] == 2  # the re-delivered copy of r2 counts once
+
+
+def test_outcomes_inside_the_window_count_and_duplicates_once(con):
+    assert outcome(con, "u1") == (3.0, 1, 1)  # e1 once + e2 (value 2) on one mature key
+
+
+def test_window_end_and_events_before_exposure_do_not_count(con):
+    assert outcome(con, "u2") is None  # at exactly first request + window: outside
+    assert outcome(con, "u3") is None  # before the key's first request
+
+
+def test_a_key_whose_window_is_open_is_not_mature(con):
+    u = units(con)
+    assert u.loc["u4", "n_mature_keys"] == 0 and u.loc["u4", "n_keys"] == 1
+    assert outcome(con, "u4") == (None, 0, 0)  # seen, but not counted as a failure yet
+
+
+def test_a_unit_in_two_variants_is_flagged(con):
+    assert units(con).loc["u5", "n_variants"] == 2
+
+
+def test_pre_period_covariate_comes_from_unit_tagged_events_in_the_pre_period(con):
+    rows = con.execute("SELECT unit_id, outcome, pre_value FROM experiment_unit_pre").fetchall()
+    assert rows == [("u1", "resolved", 1.0)]  # p1 only; p2 is before the 3-day pre-period
