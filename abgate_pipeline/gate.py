@@ -75,12 +75,22 @@ class GateInputs:
     current_pct: int  # the challengers' current share of traffic (from the flag)
     ingest_checks: Sequence[CheckOutcome] = ()
     provenance: Mapping[str, Any] | None = None
+    # The split the flag has served since the last change (None: the configured allocation),
+    # and when that phase began: the SRM null, and the start of the looks.
+    allocation: Mapping[str, float] | None = None
+    phase_start: str | None = None
 
 
 def integrity_checks(
-    experiment: ExperimentSpec, unit_facts: pd.DataFrame
+    experiment: ExperimentSpec,
+    unit_facts: pd.DataFrame,
+    allocation: Mapping[str, float] | None = None,
 ) -> tuple[list[CheckOutcome], dict[str, Any]]:
-    """The experiment-table checks that block promotion, and the SRM detail for the report."""
+    """The experiment-table checks that block promotion, and the SRM detail for the report.
+
+    `allocation` is the split actually served (after a ramp); default: the configured one.
+    """
+    shares = _shares(experiment, allocation)
     logged = set(unit_facts["variant"])
     unknown = sorted(logged - set(experiment.variants))
     multi = int(unit_facts.loc[unit_facts["multi_variant"], "units"].sum())
@@ -102,37 +112,61 @@ def integrity_checks(
             else f"{multi} units were served more than one variant",
         ),
     ]
-    srm: dict[str, Any] = {"observed": observed, "expected_share": experiment.expected_shares()}
-    if sum(observed.values()) == 0:
-        checks.append(CheckOutcome("sample_ratio_mismatch", True, "no units yet"))
-        srm.update(p_value=None, chi2=None, passed=True)
-        return checks, srm
-    result = srm_test(observed, experiment.expected_shares(), threshold=SRM_THRESHOLD)
-    srm.update(p_value=result.p_value, chi2=result.chi2, passed=result.passed)
-    checks.append(
-        CheckOutcome(
-            "sample_ratio_mismatch",
-            result.passed,
-            f"units per variant {observed} match the allocation (chi-square p = "
-            f"{result.p_value:.3g})"
-            if result.passed
-            else f"sample-ratio mismatch: units per variant {observed} vs expected shares "
-            f"{experiment.expected_shares()} (chi-square p = {result.p_value:.3g} < "
-            f"{SRM_THRESHOLD})",
-        )
-    )
+    srm: dict[str, Any] = {"observed": observed, "expected_share": shares}
+    checks.append(_srm_check(observed, shares, srm))
     return checks, srm
+
+
+def _srm_check(observed: dict[str, int], shares: dict[str, float], srm: dict) -> CheckOutcome:
+    """Chi-square goodness of fit of units per variant against the served split (fills `srm`).
+
+    Arms the split gives 0 % are left out of the test; units in such an arm are a mismatch.
+    """
+    stray = [v for v, w in shares.items() if w == 0 and observed[v] > 0]
+    live = [v for v, w in shares.items() if w > 0]
+    if stray:
+        srm.update(p_value=0.0, chi2=None, passed=False)
+        return CheckOutcome(
+            "sample_ratio_mismatch",
+            False,
+            f"sample-ratio mismatch: units in {', '.join(stray)} although the split gives them 0 %",
+        )
+    if len(live) < 2 or sum(observed.values()) == 0:
+        srm.update(p_value=None, chi2=None, passed=True)
+        return CheckOutcome("sample_ratio_mismatch", True, "not testable: no units or one arm")
+    result = srm_test(
+        {v: observed[v] for v in live}, {v: shares[v] for v in live}, threshold=SRM_THRESHOLD
+    )
+    srm.update(p_value=result.p_value, chi2=result.chi2, passed=result.passed)
+    if result.passed:
+        description = (
+            f"units per variant {observed} match the split (chi-square p = {result.p_value:.3g})"
+        )
+    else:
+        description = (
+            f"sample-ratio mismatch: units per variant {observed} vs expected shares {shares} "
+            f"(chi-square p = {result.p_value:.3g} < {SRM_THRESHOLD})"
+        )
+    return CheckOutcome("sample_ratio_mismatch", result.passed, description)
+
+
+def _shares(experiment: ExperimentSpec, allocation: Mapping[str, float] | None) -> dict[str, float]:
+    if not allocation:
+        return experiment.expected_shares()
+    total = sum(allocation.get(v, 0) for v in experiment.variants)
+    return {v: allocation.get(v, 0) / total for v in experiment.variants}
 
 
 def decide(inputs: GateInputs) -> dict[str, Any]:
     """The full decision record for one experiment and as-of day (the `decision.json` body)."""
     exp = inputs.experiment
-    checks, srm = integrity_checks(exp, inputs.unit_facts)
+    checks, srm = integrity_checks(exp, inputs.unit_facts, inputs.allocation)
     all_checks = [*inputs.ingest_checks, *checks]
     frames = inputs.frames
     latest = frames[(frames["as_of"] == pd.Timestamp(inputs.as_of)) & (frames["segment"] == ALL)]
+    shares = _shares(exp, inputs.allocation)
     rows = [
-        _metric_row(exp, metric, variant, latest, frames)
+        _metric_row(exp, metric, variant, latest, frames, shares)
         for metric in exp.metrics
         for variant in exp.challengers
     ]
@@ -155,6 +189,7 @@ def decide(inputs: GateInputs) -> dict[str, Any]:
         "alpha": exp.alpha,
         "correction": exp.correction,
         "srm": srm,
+        "phase_start": inputs.phase_start,
         "checks": [c.__dict__ for c in all_checks],
         "checks_passed": all(c.passed for c in all_checks),
         "rollout": rollout,
@@ -265,6 +300,7 @@ def _metric_row(
     variant: str,
     latest: pd.DataFrame,
     frames: pd.DataFrame,
+    shares: Mapping[str, float],
 ) -> dict[str, Any]:
     """Everything decision.json reports for one metric x challenger."""
     frame = latest[latest["metric"] == metric.name]
@@ -309,7 +345,7 @@ def _metric_row(
         row["chance_to_beat"] = None
         row["expected_loss"] = None
     if metric.role == "primary":
-        row["planned_n_per_arm"] = _planned_sample(exp, metric, variant, row)
+        row["planned_n_per_arm"] = _planned_sample(exp, metric, variant, row, shares)
         if exp.sequential:
             _sequential(exp, metric, variant, frames, row, relative_ok)
     if metric.role == "guardrail":
@@ -378,7 +414,11 @@ def _sequential(
 
 
 def _planned_sample(
-    exp: ExperimentSpec, metric: MetricSpec, variant: str, row: dict[str, Any]
+    exp: ExperimentSpec,
+    metric: MetricSpec,
+    variant: str,
+    row: dict[str, Any],
+    shares: Mapping[str, float],
 ) -> dict[str, int] | None:
     """Units per arm needed to detect the metric's MDE with the configured power."""
     baseline = row["control_value"]
@@ -390,7 +430,8 @@ def _planned_sample(
         return None
     if kind == "mean" and not variance:
         return None
-    shares = exp.expected_shares()
+    if not (shares[exp.champion] > 0 and shares[variant] > 0):
+        return None
     try:
         size = required_sample_size_per_arm(
             kind=kind,

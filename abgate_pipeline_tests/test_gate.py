@@ -842,3 +842,39 @@ def test_a_proper_prior_shrinks_the_chance_to_beat(tmp_path):
     expected = sps.norm.cdf(post_mean / math.sqrt(post_var))
     assert metric(shrunk, "conversion")["chance_to_beat"] == pytest.approx(expected, rel=2e-3)
     assert metric(shrunk, "conversion")["chance_to_beat"] < row["chance_to_beat"]
+
+
+class TestPhases:
+    """After a ramp the SRM null is the split the flag serves, not the configured allocation."""
+
+    def test_the_served_split_replaces_the_configured_one(self, tmp_path):
+        spec = experiment(tmp_path)  # configured 50/50
+        units = facts({"champion": 9_000, "challenger": 1_000})
+        inputs = GateInputs(
+            experiment=spec,
+            as_of=AS_OF,
+            frames=frames(*WINNING),
+            unit_facts=units,
+            current_pct=10,
+            allocation={"champion": 90, "challenger": 10},
+            phase_start="2026-11-03T10:00:00",
+        )
+        record = decide(inputs)
+        assert record["srm"]["passed"] is True
+        assert record["srm"]["expected_share"] == {"champion": 0.9, "challenger": 0.1}
+        assert record["phase_start"] == "2026-11-03T10:00:00"
+        assert gate(spec, frames(*WINNING), units)["decision"] == "invalid"  # against 50/50
+
+    def test_units_in_an_arm_the_split_turned_off_are_a_mismatch(self, tmp_path):
+        record = decide(
+            GateInputs(
+                experiment=experiment(tmp_path),
+                as_of=AS_OF,
+                frames=frames(*WINNING),
+                unit_facts=facts({"champion": 9_000, "challenger": 40}),
+                current_pct=0,
+                allocation={"champion": 100, "challenger": 0},
+            )
+        )
+        assert record["decision"] == "invalid"
+        assert any("gives them 0 %" in r for r in record["reasons"])

@@ -102,15 +102,23 @@ def gate_decision(
             as_of = date.fromisoformat(day)
             frames = warehouse.run(con, "gate_inputs", as_of=as_of)
             facts = warehouse.run(con, "experiment_checks", as_of=as_of)
+            phases = warehouse.run(con, "experiment_phase", as_of=as_of).set_index("experiment_id")
             for exp in experiments:
                 if as_of < exp.start:
                     continue
-                exp_frames = frames[frames["experiment_id"] == exp.id]
+                phase = phases.loc[exp.id]
+                # Looks from an earlier phase (before the last flag change) saw another split.
+                exp_frames = frames[
+                    (frames["experiment_id"] == exp.id)
+                    & (frames["as_of"] >= phase["phase_start"].normalize())
+                ]
                 record = decide(
                     GateInputs(
                         experiment=exp,
                         as_of=as_of,
                         frames=exp_frames,
+                        allocation=json.loads(phase["weights"]) if phase["weights"] else None,
+                        phase_start=phase["phase_start"].isoformat(),
                         unit_facts=facts[facts["experiment_id"] == exp.id],
                         current_pct=current_challenger_pct(settings, exp),
                         ingest_checks=upstream,

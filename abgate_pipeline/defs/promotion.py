@@ -112,6 +112,7 @@ def feature_flag_promotion(
             flag_version=state.version,
             approved_by=config.approved_by or None,
             run_id=context.run_id,
+            weights=json.dumps(state.weights),
         )
     return MaterializeResult(
         metadata={

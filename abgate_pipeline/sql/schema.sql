@@ -136,7 +136,8 @@ CREATE TABLE IF NOT EXISTS decision_log (
     to_pct INTEGER NOT NULL,
     flag_version BIGINT NOT NULL,
     approved_by VARCHAR,
-    run_id VARCHAR
+    run_id VARCHAR,
+    weights JSON               -- the variant -> percent split the flag serves from changed_at on
 );
 
 -- The experiments YAML as tables, rewritten from the config at the start of every step that
@@ -163,12 +164,25 @@ ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS cap DOUBLE;
 ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS winsorize DOUBLE;
 ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS cuped BOOLEAN;
 ALTER TABLE cfg_experiments ADD COLUMN IF NOT EXISTS pre_period_days INTEGER;
+ALTER TABLE decision_log ADD COLUMN IF NOT EXISTS weights JSON;
 
 -- The requests an experiment analysis sees as of the end of `as_of_date`: from the experiment's
 -- start, nothing later, each request_id once (a re-delivered line in another partition is a copy).
+-- The phase an as-of day belongs to: an experiment is analysed from its start or from the last
+-- flag change before the end of the day, whichever is later (a ramp from 10 % to 50 % changes
+-- the split, so the analysis starts over with the new one, as GrowthBook's phases do).
+CREATE OR REPLACE MACRO experiment_phases(as_of_date) AS TABLE
+SELECT e.experiment_id,
+       greatest(e.start_ts, coalesce(max(d.changed_at), e.start_ts)) AS phase_start,
+       arg_max(d.weights, d.changed_at) AS weights
+FROM cfg_experiments e
+LEFT JOIN decision_log d
+  ON d.experiment_id = e.experiment_id AND d.changed_at < as_of_date + INTERVAL 1 DAY
+GROUP BY e.experiment_id, e.start_ts;
+
 CREATE OR REPLACE MACRO experiment_requests(as_of_date) AS TABLE
 SELECT l.*
 FROM inference_logs l
-JOIN cfg_experiments e USING (experiment_id)
-WHERE l.ts >= e.start_ts AND l.ts < as_of_date + INTERVAL 1 DAY
+JOIN experiment_phases(as_of_date) p USING (experiment_id)
+WHERE l.ts >= p.phase_start AND l.ts < as_of_date + INTERVAL 1 DAY
 QUALIFY row_number() OVER (PARTITION BY l.request_id ORDER BY l.partition_date, l.ts) = 1;

@@ -1,5 +1,6 @@
 """The attribution-window join (`sql/experiment_table.sql`) on hand-made edge cases."""
 
+import json
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -119,3 +120,26 @@ def test_a_unit_in_two_variants_is_flagged(con):
 def test_pre_period_covariate_comes_from_unit_tagged_events_in_the_pre_period(con):
     rows = con.execute("SELECT unit_id, outcome, pre_value FROM experiment_unit_pre").fetchall()
     assert rows == [("u1", "resolved", 1.0)]  # p1 only; p2 is before the 3-day pre-period
+
+
+def test_a_flag_change_starts_a_new_phase(tmp_path):
+    """After a ramp at 11-02 11:00 only later requests are analysed, against the new split."""
+    path = tmp_path / "experiments.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    con = duckdb.connect()
+    warehouse.ensure_schema(con)
+    warehouse.sync_config(con, load_experiments(path))
+    con.register("rows", pd.DataFrame(LOGS))
+    con.execute("INSERT INTO inference_logs BY NAME SELECT * FROM rows")
+    change = START + 35 * H
+    con.execute(
+        "INSERT INTO decision_log (changed_at, experiment_id, as_of, action, flag_key, from_pct, "
+        "to_pct, flag_version, weights) VALUES (?, 'exp', ?, 'promote', 'f', 10, 50, 2, ?)",
+        [change, change.date(), '{"a": 50, "b": 50}'],
+    )
+    before = warehouse.run(con, "experiment_phase", as_of=date(2026, 11, 1)).iloc[0]
+    assert before["phase_start"] == START and before["weights"] is None
+    phase = warehouse.run(con, "experiment_phase", as_of=AS_OF).iloc[0]
+    assert phase["phase_start"] == change and json.loads(phase["weights"]) == {"a": 50, "b": 50}
+    warehouse.run(con, "experiment_table", as_of=AS_OF)
+    assert list(units(con).index) == ["u4", "u5"]  # requests after the change only
