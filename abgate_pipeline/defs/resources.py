@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from abgate_pipeline import warehouse
 from abgate_pipeline.config import ExperimentSpec, Settings, load_experiments
 from abgate_pipeline.flags import FlagdFileBackend
 from abgate_pipeline.redaction import Redactor, load_key, register_duckdb_udf
+
+
+def _duckdb_config() -> dict[str, Any]:
+    """DuckDB's memory cap (it spills to disk beyond it): ABGATE_DUCKDB_MEMORY_LIMIT, default 1GB.
+
+    DuckDB's own default is 80 % of RAM, which lets one run take the whole machine.
+    """
+    return {"memory_limit": os.environ.get("ABGATE_DUCKDB_MEMORY_LIMIT", "").strip() or "1GB"}
 
 
 class Warehouse(DuckDBResource):
@@ -24,6 +35,11 @@ class Warehouse(DuckDBResource):
     "Could not set lock". An exclusive `fcntl` lock on `<database>.lock` makes a second run wait
     for the first (the instance's run queue limits concurrency too; this covers headless runs).
     """
+
+    connection_config: dict[str, Any] = Field(
+        default_factory=_duckdb_config,
+        description="DuckDB settings; by default only the memory limit.",
+    )
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
