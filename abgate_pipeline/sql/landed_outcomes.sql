@@ -1,0 +1,17 @@
+-- One landing day of outcome events as the readers land it (see landed_inference_logs.sql).
+CREATE OR REPLACE TEMP TABLE landed_batches (
+    source_file VARCHAR NOT NULL,
+    line_number BIGINT NOT NULL,
+    raw VARCHAR,
+    problem VARCHAR,
+    event_id VARCHAR,
+    correlation_key VARCHAR,
+    outcome VARCHAR,
+    value VARCHAR,
+    "timestamp" VARCHAR,
+    source VARCHAR,
+    unit_id VARCHAR,
+    attributes MAP(VARCHAR, VARCHAR)
+);
+
+CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * FROM landed_batches;

@@ -1,0 +1,18 @@
+-- Table-shaped outcome events (Parquet or CSV, read into `source_rows` by source_*.sql) as
+-- landed records: each contract field is the column the column mapping names (by default the
+-- field's own name), as text; every other column is a segment attribute.
+CREATE OR REPLACE TEMP VIEW landed AS
+SELECT
+    _abgate_source_file AS source_file,
+    _abgate_line_number AS line_number,
+    _abgate_raw AS raw,
+    _abgate_problem AS problem,
+    COLUMNS(lambda c: is_mapped_column(c, 'event_id'))::VARCHAR AS event_id,
+    COLUMNS(lambda c: is_mapped_column(c, 'correlation_key'))::VARCHAR AS correlation_key,
+    COLUMNS(lambda c: is_mapped_column(c, 'outcome'))::VARCHAR AS outcome,
+    COLUMNS(lambda c: is_mapped_column(c, 'value'))::VARCHAR AS value,
+    COLUMNS(lambda c: is_mapped_column(c, 'timestamp'))::VARCHAR AS "timestamp",
+    COLUMNS(lambda c: is_mapped_column(c, 'source'))::VARCHAR AS source,
+    COLUMNS(lambda c: is_mapped_column(c, 'unit_id'))::VARCHAR AS unit_id,
+    non_null_text(struct_pack(*COLUMNS(lambda c: is_segment_column(c)))) AS attributes
+FROM source_rows;

@@ -1,0 +1,3 @@
+-- Spans of the batch just landed that are not experiment requests (see landing_spans.sql); they
+-- are not records of the contract, so they are neither stored nor quarantined, only counted.
+SELECT count(*) FILTER (WHERE NOT is_request) AS spans_skipped FROM span_requests;
