@@ -30,38 +30,79 @@ GROUP BY ALL;
 DELETE FROM experiment_units WHERE as_of = $as_of;
 
 INSERT INTO experiment_units
-SELECT $as_of, l.experiment_id, l.unit_id,
-       min(l.variant), count(DISTINCT l.variant), min(l.ts), count(*),
-       count(DISTINCT l.correlation_key),
-       count(DISTINCT l.correlation_key) FILTER (WHERE k.mature),
-       arg_min(l.attributes, l.ts)
-FROM exp_logs l
-JOIN exp_keys k USING (experiment_id, unit_id, correlation_key)
-GROUP BY l.experiment_id, l.unit_id;
+WITH per_unit AS (
+    SELECT experiment_id, unit_id, min(variant) AS variant,
+           count(DISTINCT variant) AS n_variants, min(ts) AS first_exposure,
+           count(*) AS requests, arg_min(attributes, ts) AS attributes
+    FROM exp_logs
+    GROUP BY experiment_id, unit_id
+),
+keys AS (
+    SELECT experiment_id, unit_id, count(*) AS n_keys, count(*) FILTER (WHERE mature) AS n_mature
+    FROM exp_keys
+    GROUP BY experiment_id, unit_id
+)
+SELECT $as_of, u.experiment_id, u.unit_id, u.variant, u.n_variants, u.first_exposure,
+       u.requests, k.n_keys, k.n_mature, u.attributes
+FROM per_unit u
+JOIN keys k USING (experiment_id, unit_id);
 
 DELETE FROM experiment_unit_values WHERE as_of = $as_of;
 
+-- Log columns are summed per unit first (over all requests, and over those of mature keys),
+-- then unpivoted to one row per unit and column: far fewer rows than unpivoting requests.
 INSERT INTO experiment_unit_values
-WITH column_values AS (
-    UNPIVOT (
-        SELECT l.experiment_id, l.unit_id, k.mature,
-               CAST(l.input_tokens AS DOUBLE) AS input_tokens,
-               CAST(l.output_tokens AS DOUBLE) AS output_tokens,
-               l.cost_usd, l.latency_ms,
-               CAST(l.fallback AS DOUBLE) AS fallback,
-               CAST(l.refusal AS DOUBLE) AS refusal,
-               CAST(l.schema_valid AS DOUBLE) AS schema_valid
-        FROM exp_logs l JOIN exp_keys k USING (experiment_id, unit_id, correlation_key)
-    )
-    ON input_tokens, output_tokens, cost_usd, latency_ms, fallback, refusal, schema_valid
-    INTO NAME name VALUE value
+WITH measured AS (
+    SELECT l.experiment_id, l.unit_id, k.mature,
+           CAST(l.input_tokens AS DOUBLE) AS input_tokens,
+           CAST(l.output_tokens AS DOUBLE) AS output_tokens,
+           l.cost_usd, l.latency_ms,
+           CAST(l.fallback AS DOUBLE) AS fallback,
+           CAST(l.refusal AS DOUBLE) AS refusal,
+           CAST(l.schema_valid AS DOUBLE) AS schema_valid
+    FROM exp_logs l JOIN exp_keys k USING (experiment_id, unit_id, correlation_key)
+),
+unit_sums AS (
+    SELECT experiment_id, unit_id,
+           sum(input_tokens) AS input_tokens_all_sum, count(input_tokens) AS input_tokens_all_count,
+           sum(input_tokens) FILTER (WHERE mature) AS input_tokens_mature_sum,
+           count(input_tokens) FILTER (WHERE mature) AS input_tokens_mature_count,
+           sum(output_tokens) AS output_tokens_all_sum, count(output_tokens) AS output_tokens_all_count,
+           sum(output_tokens) FILTER (WHERE mature) AS output_tokens_mature_sum,
+           count(output_tokens) FILTER (WHERE mature) AS output_tokens_mature_count,
+           sum(cost_usd) AS cost_usd_all_sum, count(cost_usd) AS cost_usd_all_count,
+           sum(cost_usd) FILTER (WHERE mature) AS cost_usd_mature_sum,
+           count(cost_usd) FILTER (WHERE mature) AS cost_usd_mature_count,
+           sum(latency_ms) AS latency_ms_all_sum, count(latency_ms) AS latency_ms_all_count,
+           sum(latency_ms) FILTER (WHERE mature) AS latency_ms_mature_sum,
+           count(latency_ms) FILTER (WHERE mature) AS latency_ms_mature_count,
+           sum(fallback) AS fallback_all_sum, count(fallback) AS fallback_all_count,
+           sum(fallback) FILTER (WHERE mature) AS fallback_mature_sum,
+           count(fallback) FILTER (WHERE mature) AS fallback_mature_count,
+           sum(refusal) AS refusal_all_sum, count(refusal) AS refusal_all_count,
+           sum(refusal) FILTER (WHERE mature) AS refusal_mature_sum,
+           count(refusal) FILTER (WHERE mature) AS refusal_mature_count,
+           sum(schema_valid) AS schema_valid_all_sum, count(schema_valid) AS schema_valid_all_count,
+           sum(schema_valid) FILTER (WHERE mature) AS schema_valid_mature_sum,
+           count(schema_valid) FILTER (WHERE mature) AS schema_valid_mature_count
+    FROM measured
+    GROUP BY experiment_id, unit_id
+),
+column_values AS (
+    UNPIVOT unit_sums
+    ON (input_tokens_all_sum, input_tokens_all_count, input_tokens_mature_sum, input_tokens_mature_count) AS input_tokens,
+       (output_tokens_all_sum, output_tokens_all_count, output_tokens_mature_sum, output_tokens_mature_count) AS output_tokens,
+       (cost_usd_all_sum, cost_usd_all_count, cost_usd_mature_sum, cost_usd_mature_count) AS cost_usd,
+       (latency_ms_all_sum, latency_ms_all_count, latency_ms_mature_sum, latency_ms_mature_count) AS latency_ms,
+       (fallback_all_sum, fallback_all_count, fallback_mature_sum, fallback_mature_count) AS fallback,
+       (refusal_all_sum, refusal_all_count, refusal_mature_sum, refusal_mature_count) AS refusal,
+       (schema_valid_all_sum, schema_valid_all_count, schema_valid_mature_sum, schema_valid_mature_count) AS schema_valid
+    INTO NAME name VALUE all_sum, all_count, mature_sum, mature_count
 )
 SELECT $as_of, experiment_id, unit_id, 'column', name,
-       sum(value), count(value),
-       sum(value) FILTER (WHERE mature), count(value) FILTER (WHERE mature),
-       NULL, NULL
+       all_sum, all_count, mature_sum, mature_count, NULL, NULL
 FROM column_values
-GROUP BY ALL
+WHERE all_count > 0
 UNION ALL
 SELECT $as_of, experiment_id, unit_id, 'outcome', outcome,
        sum(value_sum), count(*),

@@ -44,10 +44,11 @@ unit_metric AS (
       ON vn.experiment_id = u.experiment_id AND vn.unit_id = u.unit_id
      AND vn.source = m.num_source AND vn.name = m.num_name
     LEFT JOIN vals vd
-      ON vd.experiment_id = u.experiment_id AND vd.unit_id = u.unit_id
+      ON m.kind = 'ratio' AND vd.experiment_id = u.experiment_id AND vd.unit_id = u.unit_id
      AND vd.source = m.den_source AND vd.name = m.den_name
     LEFT JOIN pre p
-      ON p.experiment_id = u.experiment_id AND p.unit_id = u.unit_id AND p.outcome = m.num_name
+      ON m.cuped AND p.experiment_id = u.experiment_id AND p.unit_id = u.unit_id
+     AND p.outcome = m.num_name
 ),
 caps AS (
     SELECT um.experiment_id, um.metric,

@@ -181,7 +181,9 @@ LEFT JOIN decision_log d
 GROUP BY e.experiment_id, e.start_ts;
 
 CREATE OR REPLACE MACRO experiment_requests(as_of_date) AS TABLE
-SELECT l.*
+SELECT l.request_id, l.partition_date, l.ts, l.experiment_id, l.variant, l.unit_id,
+       l.correlation_key, l.input_tokens, l.output_tokens, l.cost_usd, l.latency_ms, l.fallback,
+       l.refusal, l.schema_valid, l.attributes
 FROM inference_logs l
 JOIN experiment_phases(as_of_date) p USING (experiment_id)
 WHERE l.ts >= p.phase_start AND l.ts < as_of_date + INTERVAL 1 DAY
