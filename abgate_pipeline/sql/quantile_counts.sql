@@ -3,11 +3,17 @@
 -- Params: $as_of (DATE).
 CREATE OR REPLACE TEMP TABLE quantile_obs AS
 WITH units AS (
-    SELECT experiment_id, unit_id, variant, attributes
+    SELECT experiment_id, unit_id, variant
     FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
 ),
+unit_segments AS (
+    SELECT u.experiment_id, u.unit_id, s.segment,
+           coalesce(u.attributes[s.segment], '(missing)') AS segment_value
+    FROM experiment_units u JOIN cfg_segments s USING (experiment_id)
+    WHERE u.as_of = $as_of AND u.n_variants = 1
+),
 obs AS (
-    SELECT l.experiment_id, m.metric, m.q, u.variant, u.attributes,
+    SELECT l.experiment_id, l.unit_id, m.metric, m.q, u.variant,
            CASE m.num_name
                WHEN 'latency_ms' THEN l.latency_ms
                WHEN 'cost_usd' THEN l.cost_usd
@@ -25,9 +31,8 @@ segmented AS (
     SELECT experiment_id, metric, q, variant, '__all__' AS segment, '__all__' AS segment_value, v
     FROM obs WHERE v IS NOT NULL
     UNION ALL
-    SELECT o.experiment_id, o.metric, o.q, o.variant, s.segment,
-           coalesce(o.attributes[s.segment], '(missing)'), o.v
-    FROM obs o JOIN cfg_segments s USING (experiment_id)
+    SELECT o.experiment_id, o.metric, o.q, o.variant, s.segment, s.segment_value, o.v
+    FROM obs o JOIN unit_segments s USING (experiment_id, unit_id)
     WHERE o.v IS NOT NULL
 )
 SELECT *, row_number() OVER (
