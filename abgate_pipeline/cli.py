@@ -177,6 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-promote", action="store_true", help="do not act on the verdicts")
     run.set_defaults(func=cmd_run)
 
+    # `abgate bench ...` has its own options (abgate_pipeline.bench); listed here for --help.
+    sub.add_parser("bench", help="benchmark the full graph against DuckDB and pandas")
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from abgate_pipeline import bench
+
+        return bench.main(argv[1:])
     args = parser.parse_args(argv)
     if getattr(args, "end", None) and args.end < args.start:
         parser.error("--to must not be before --from")

@@ -89,15 +89,18 @@ unit_sums AS (
     GROUP BY experiment_id, unit_id
 ),
 column_values AS (
-    UNPIVOT unit_sums
-    ON (input_tokens_all_sum, input_tokens_all_count, input_tokens_mature_sum, input_tokens_mature_count) AS input_tokens,
+    -- INCLUDE NULLS: a unit with no mature key still has its all-requests sums.
+    SELECT * FROM unit_sums UNPIVOT INCLUDE NULLS (
+        (all_sum, all_count, mature_sum, mature_count) FOR name IN (
+       (input_tokens_all_sum, input_tokens_all_count, input_tokens_mature_sum, input_tokens_mature_count) AS input_tokens,
        (output_tokens_all_sum, output_tokens_all_count, output_tokens_mature_sum, output_tokens_mature_count) AS output_tokens,
        (cost_usd_all_sum, cost_usd_all_count, cost_usd_mature_sum, cost_usd_mature_count) AS cost_usd,
        (latency_ms_all_sum, latency_ms_all_count, latency_ms_mature_sum, latency_ms_mature_count) AS latency_ms,
        (fallback_all_sum, fallback_all_count, fallback_mature_sum, fallback_mature_count) AS fallback,
        (refusal_all_sum, refusal_all_count, refusal_mature_sum, refusal_mature_count) AS refusal,
        (schema_valid_all_sum, schema_valid_all_count, schema_valid_mature_sum, schema_valid_mature_count) AS schema_valid
-    INTO NAME name VALUE all_sum, all_count, mature_sum, mature_count
+        )
+    )
 )
 SELECT $as_of, experiment_id, unit_id, 'column', name,
        all_sum, all_count, mature_sum, mature_count, NULL, NULL

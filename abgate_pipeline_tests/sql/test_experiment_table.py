@@ -143,3 +143,17 @@ def test_a_flag_change_starts_a_new_phase(tmp_path):
     assert phase["phase_start"] == change and json.loads(phase["weights"]) == {"a": 50, "b": 50}
     warehouse.run(con, "experiment_table", as_of=AS_OF)
     assert list(units(con).index) == ["u4", "u5"]  # requests after the change only
+
+
+def test_log_columns_count_every_visible_request_mature_or_not(con):
+    rows = con.execute(
+        "SELECT unit_id, all_sum, all_count, mature_sum, mature_count FROM experiment_unit_values "
+        "WHERE source = 'column' AND name = 'latency_ms' ORDER BY unit_id"
+    ).fetchall()
+    assert rows == [
+        ("u1", 200.0, 2, 200.0, 2),
+        ("u2", 100.0, 1, 100.0, 1),
+        ("u3", 100.0, 1, 100.0, 1),
+        ("u4", 100.0, 1, None, 0),  # its key's window is still open: not mature, still counted
+        ("u5", 200.0, 2, 200.0, 2),
+    ]
