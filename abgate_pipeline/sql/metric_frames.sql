@@ -10,14 +10,7 @@
 -- covariate x (sum x, sum x^2, sum y x).
 -- Params: $as_of (DATE).
 WITH units AS (
-    SELECT * EXCLUDE (attributes) FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
-),
--- Each unit's value of each configured segment, kept apart from the big per-metric rows.
-unit_segments AS (
-    SELECT u.experiment_id, u.unit_id, s.segment,
-           coalesce(u.attributes[s.segment], '(missing)') AS segment_value
-    FROM experiment_units u JOIN cfg_segments s USING (experiment_id)
-    WHERE u.as_of = $as_of AND u.n_variants = 1
+    SELECT * FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
 ),
 vals AS (
     SELECT * FROM experiment_unit_values WHERE as_of = $as_of
@@ -26,7 +19,7 @@ pre AS (
     SELECT * FROM experiment_unit_pre WHERE as_of = $as_of
 ),
 unit_metric AS (
-    SELECT u.experiment_id, u.unit_id, u.variant, m.metric, m.kind,
+    SELECT u.experiment_id, u.unit_id, u.variant, u.attributes, m.metric, m.kind,
         CASE
             WHEN m.kind = 'ratio' THEN
                 CASE WHEN u.n_mature_keys > 0 THEN coalesce(vn.mature_sum, 0) END
@@ -74,8 +67,8 @@ capped AS (
 segmented AS (
     SELECT *, '__all__' AS segment, '__all__' AS segment_value FROM capped
     UNION ALL
-    SELECT um.*, s.segment, s.segment_value
-    FROM capped um JOIN unit_segments s USING (experiment_id, unit_id)
+    SELECT um.*, s.segment, coalesce(um.attributes[s.segment], '(missing)')
+    FROM capped um JOIN cfg_segments s USING (experiment_id)
 )
 SELECT $as_of AS as_of, experiment_id, metric, kind, variant, segment, segment_value,
        count(y) AS n, sum(y) AS sum, sum(y * y) AS sum_sq,
