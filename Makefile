@@ -41,7 +41,7 @@ bench: install
 	$(BIN)/abgate bench
 
 calibration: install
-	$(BIN)/python benchmarks/calibration.py --sims 2000
+	$(BIN)/python benchmarks/calibration.py --sims 20000
 
 clean:
 	rm -rf data reports/*/ history storage schedules logs .pytest_cache
