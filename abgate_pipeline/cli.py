@@ -139,8 +139,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    from abgate_pipeline.redaction import REDACTION_KEY_ENV
     from abgate_pipeline.simulate import simulate
+
+    if not os.environ.get(REDACTION_KEY_ENV):
+        # Simulated data only: a fixed, public key is fine here and nowhere else.
+        os.environ[REDACTION_KEY_ENV] = "abgate-demo-key-not-a-secret"
+        print(f"{REDACTION_KEY_ENV} is not set: using the demo-only key for simulated data")
+    settings = Settings.from_env()
 
     t0 = time.perf_counter()
     start = DEMO_START
