@@ -131,7 +131,7 @@ FORMATS: tuple[LandingFormat, ...] = (
     LandingFormat(
         "jsonl",
         ("*.jsonl", "*.ndjson", "*.json"),
-        {ds: (f"landing_jsonl_{ds}",) for ds in CONTRACT_FIELDS},
+        {ds: ("landing_jsonl_docs", f"landing_jsonl_{ds}") for ds in CONTRACT_FIELDS},
     ),
 )
 
