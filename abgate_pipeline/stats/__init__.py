@@ -6,7 +6,16 @@ documented in each module's docstring; `settings` holds the defaults.
 
 from .bayes import BayesResult, chance_to_beat
 from .corrections import adjust_p_values, benjamini_hochberg, holm
-from .cuped import CupedResult, compare_means_cuped, cuped_adjust, cuped_variance_reduction
+from .cuped import (
+    CupedRatioArm,
+    CupedRatioResult,
+    CupedResult,
+    compare_means_cuped,
+    compare_ratios_cuped,
+    cuped_adjust,
+    cuped_adjust_ratio,
+    cuped_variance_reduction,
+)
 from .frequentist import (
     ArmEstimate,
     compare_estimates,
@@ -25,6 +34,8 @@ __all__ = [
     "ArmEstimate",
     "BayesResult",
     "Comparison",
+    "CupedRatioArm",
+    "CupedRatioResult",
     "CupedResult",
     "Look",
     "NonInferiorityResult",
@@ -44,7 +55,9 @@ __all__ = [
     "compare_proportions",
     "compare_quantiles",
     "compare_ratios",
+    "compare_ratios_cuped",
     "cuped_adjust",
+    "cuped_adjust_ratio",
     "cuped_variance_reduction",
     "days_remaining",
     "holm",

@@ -27,7 +27,32 @@ class SampleStats:
 
 @dataclass(frozen=True)
 class RatioStats:
-    """Per-arm sufficient statistics of a ratio metric sum(num) / sum(den) over units."""
+    """Per-arm sufficient statistics of a ratio metric sum(num) / sum(den) over units.
+
+    Per unit (the randomisation unit, e.g. a user): m = experiment-period numerator, d =
+    experiment-period denominator; every sum runs over the arm's n units.
+
+    - `num_sum`, `num_sum_sq`: sum(m), sum(m²)
+    - `den_sum`, `den_sum_sq`: sum(d), sum(d²)
+    - `cross_sum`: sum(m·d)
+
+    The nine optional fields below are the CUPED pre-period covariate of
+    `cuped.compare_ratios_cuped` (gbstats `RegressionAdjustedRatioStatistic`): per unit, mp and dp
+    are the same numerator and denominator measured over a window before the unit's exposure
+    (which the treatment cannot affect), for the same n units. A unit without pre-period activity
+    counts with mp = dp = 0; it is not dropped. Either all nine are given (in both arms), or the
+    ratio is compared without adjustment:
+
+    - `pre_num_sum`, `pre_num_sum_sq`: sum(mp), sum(mp²)
+    - `pre_den_sum`, `pre_den_sum_sq`: sum(dp), sum(dp²)
+    - `pre_cross_sum`: sum(mp·dp)  (gbstats `m_pre_d_pre_sum_of_products`)
+    - `num_pre_num_sum`: sum(m·mp)  (gbstats `m_post_m_pre_sum_of_products`)
+    - `den_pre_den_sum`: sum(d·dp)  (gbstats `d_post_d_pre_sum_of_products`)
+    - `num_pre_den_sum`: sum(m·dp)  (gbstats `m_post_d_pre_sum_of_products`)
+    - `den_pre_num_sum`: sum(d·mp)  (gbstats `m_pre_d_post_sum_of_products`)
+
+    With `cross_sum` these give every entry of the 4x4 covariance matrix of (m, d, mp, dp).
+    """
 
     n: int
     num_sum: float
@@ -35,6 +60,15 @@ class RatioStats:
     den_sum: float
     den_sum_sq: float
     cross_sum: float  # sum(num * den) over units
+    pre_num_sum: float | None = None
+    pre_num_sum_sq: float | None = None
+    pre_den_sum: float | None = None
+    pre_den_sum_sq: float | None = None
+    pre_cross_sum: float | None = None
+    num_pre_num_sum: float | None = None
+    den_pre_den_sum: float | None = None
+    num_pre_den_sum: float | None = None
+    den_pre_num_sum: float | None = None
 
 
 @dataclass(frozen=True)
