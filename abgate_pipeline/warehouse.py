@@ -21,6 +21,7 @@ from abgate_pipeline.config import ExperimentSpec, ratio_part_source
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
 
 
 @cache
@@ -42,10 +43,15 @@ def run(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pd.DataFram
     """
     result = None
     for sql in statements(name):
-        used = {key: params[key] for key in _PARAM.findall(sql)}
+        used = {key: params[key] for key in parameters(sql)}
         cursor = con.execute(sql, used) if used else con.execute(sql)
         result = cursor.df() if cursor.description else None
     return result
+
+
+def parameters(sql: str) -> list[str]:
+    """The `$params` a statement uses; a `$name` in a comment is prose, not a parameter."""
+    return _PARAM.findall(_COMMENT.sub("", sql))
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

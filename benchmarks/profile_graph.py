@@ -58,7 +58,7 @@ def instrument(timings: dict[str, list[float]], settings: list[str]) -> None:
     def run(con, name, **params):
         result = None
         for i, sql in enumerate(warehouse.statements(name)):
-            used = {key: params[key] for key in warehouse._PARAM.findall(sql)}
+            used = {key: params[key] for key in warehouse.parameters(sql)}
             started = time.perf_counter()
             cursor = con.execute(sql, used) if used else con.execute(sql)
             result = cursor.df() if cursor.description else None

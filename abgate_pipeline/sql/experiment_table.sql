@@ -1,118 +1,86 @@
 -- Join logs and outcomes by correlation_key within each experiment's attribution window and
 -- aggregate to the randomization unit, as of the end of $as_of (nothing later is visible).
+-- The requests are read once, summed per correlation key (exp_keys); units and outcomes are
+-- built from the keys.
 -- Params: $as_of (DATE).
-CREATE OR REPLACE TEMP TABLE exp_logs AS SELECT * FROM experiment_requests($as_of);
+-- What the unit rollup below reads besides the contract keys: the log columns some metric
+-- averages, counts or puts in a ratio (summing only those keeps the aggregation small enough
+-- for memory at millions of units), and the configured segments.
+SET VARIABLE abgate_metric_columns = (
+    SELECT coalesce(list(DISTINCT name ORDER BY name), []::VARCHAR[]) FROM (
+        SELECT num_name AS name FROM cfg_metrics WHERE num_source = 'column' AND kind <> 'quantile'
+        UNION ALL
+        SELECT den_name FROM cfg_metrics WHERE den_source = 'column'
+    )
+);
+SET VARIABLE abgate_segments = (
+    SELECT coalesce(list(DISTINCT segment ORDER BY segment), []::VARCHAR[]) FROM cfg_segments
+);
 
--- A correlation key's window opens at its first request; it is mature once the window closed.
+-- Per correlation key: its first request opens the attribution window, and the key is mature
+-- once the window has closed by the end of $as_of; the metrics' log columns are summed per key
+-- so that the units below, and the outcome join, never go back to the requests.
 CREATE OR REPLACE TEMP TABLE exp_keys AS
-SELECT k.*, k.window_end <= $as_of + INTERVAL 1 DAY AS mature
-FROM (
-    SELECT l.experiment_id, l.unit_id, l.correlation_key, min(l.ts) AS first_ts,
-           min(l.ts) + to_microseconds(CAST(any_value(e.window_hours) * 3600e6 AS BIGINT)) AS window_end
-    FROM exp_logs l JOIN cfg_experiments e USING (experiment_id)
-    GROUP BY ALL
-) k;
-
--- In-window outcome value per key and outcome; duplicate event_ids count once.
-CREATE OR REPLACE TEMP TABLE exp_key_outcomes AS
-WITH events AS (
-    SELECT * FROM outcome_events
-    WHERE ts < $as_of + INTERVAL 1 DAY
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY partition_date, ts) = 1
+WITH requests AS (
+    SELECT *,
+           list_transform(getvariable('abgate_segments'), lambda s: attributes[s]) AS segment_values,
+           NULL::DOUBLE AS _abgate_no_column  -- keeps the column list below non-empty
+    FROM experiment_requests($as_of)
+),
+per_key AS (
+    SELECT experiment_id, unit_id, correlation_key,
+           min(ts) AS first_ts, min(variant) AS min_variant, max(variant) AS max_variant,
+           count(*) AS requests, arg_min(segment_values, ts) AS segment_values,
+           sum(CAST(COLUMNS(lambda c: metric_column(c)) AS DOUBLE)) AS '\0_sum',
+           count(COLUMNS(lambda c: metric_column(c))) AS '\0_count'
+    FROM requests
+    GROUP BY experiment_id, unit_id, correlation_key
 )
-SELECT k.experiment_id, k.unit_id, k.correlation_key, k.mature, o.outcome,
-       sum(o.value) AS value_sum, count(*) AS n_events
-FROM exp_keys k
-JOIN events o
-  ON o.correlation_key = k.correlation_key AND o.ts >= k.first_ts AND o.ts < k.window_end
-GROUP BY ALL;
+SELECT k.*, window_end(k.first_ts, e.window_hours) AS window_end,
+       window_closed(k.first_ts, e.window_hours, $as_of) AS mature
+FROM per_key k JOIN cfg_experiments e USING (experiment_id);
 
 DELETE FROM experiment_units WHERE as_of = $as_of;
 
-INSERT INTO experiment_units
-WITH per_unit AS (
-    SELECT experiment_id, unit_id, min(variant) AS variant,
-           count(DISTINCT variant) AS n_variants, min(ts) AS first_exposure,
-           count(*) AS requests, arg_min(attributes, ts) AS attributes
-    FROM exp_logs
-    GROUP BY experiment_id, unit_id
-),
-keys AS (
-    SELECT experiment_id, unit_id, count(*) AS n_keys, count(*) FILTER (WHERE mature) AS n_mature
+-- One row per unit: its variant (a unit served several variants is flagged, not resolved), its
+-- first request's segment values, its correlation keys and how many have a closed attribution
+-- window, and each metric's log column summed over all its requests (sum, count) and over those
+-- of its mature keys (ratio metrics pair numerator and denominator over the same keys).
+INSERT INTO experiment_units BY NAME
+SELECT * EXCLUDE (_abgate_no_column_sum, _abgate_no_column_count, _abgate_no_column_mature_sum)
+FROM (
+    SELECT $as_of AS as_of, experiment_id, unit_id, min(min_variant) AS variant,
+           -- 1, or 2 for a unit served more than one variant (the check needs no exact count,
+           -- and counting distinct variants per unit costs as much as the rest together)
+           CASE WHEN min(min_variant) = max(max_variant) THEN 1 ELSE 2 END AS n_variants,
+           min(first_ts) AS first_exposure, sum(requests) AS requests,
+           count(*) AS n_keys, count(*) FILTER (WHERE mature) AS n_mature_keys,
+           map(getvariable('abgate_segments'), arg_min(segment_values, first_ts)) AS attributes,
+           sum(COLUMNS('^(.+)_sum$')) AS '\1_sum',
+           sum(COLUMNS('^(.+)_count$')) AS '\1_count',
+           sum(COLUMNS('^(.+)_sum$')) FILTER (WHERE mature) AS '\1_mature_sum'
     FROM exp_keys
     GROUP BY experiment_id, unit_id
-)
-SELECT $as_of, u.experiment_id, u.unit_id, u.variant, u.n_variants, u.first_exposure,
-       u.requests, k.n_keys, k.n_mature, u.attributes
-FROM per_unit u
-JOIN keys k USING (experiment_id, unit_id);
+);
 
 DELETE FROM experiment_unit_values WHERE as_of = $as_of;
 
--- Log columns are summed per unit first (over all requests, and over those of mature keys),
--- then unpivoted to one row per unit and column: far fewer rows than unpivoting requests.
+-- Per unit and outcome: the in-window outcome values of its correlation keys, over all keys and
+-- over the mature ones; duplicate event_ids count once (the first delivery).
 INSERT INTO experiment_unit_values
-WITH measured AS (
-    SELECT l.experiment_id, l.unit_id, k.mature,
-           CAST(l.input_tokens AS DOUBLE) AS input_tokens,
-           CAST(l.output_tokens AS DOUBLE) AS output_tokens,
-           l.cost_usd, l.latency_ms,
-           CAST(l.fallback AS DOUBLE) AS fallback,
-           CAST(l.refusal AS DOUBLE) AS refusal,
-           CAST(l.schema_valid AS DOUBLE) AS schema_valid
-    FROM exp_logs l JOIN exp_keys k USING (experiment_id, unit_id, correlation_key)
-),
-unit_sums AS (
-    SELECT experiment_id, unit_id,
-           sum(input_tokens) AS input_tokens_all_sum, count(input_tokens) AS input_tokens_all_count,
-           sum(input_tokens) FILTER (WHERE mature) AS input_tokens_mature_sum,
-           count(input_tokens) FILTER (WHERE mature) AS input_tokens_mature_count,
-           sum(output_tokens) AS output_tokens_all_sum, count(output_tokens) AS output_tokens_all_count,
-           sum(output_tokens) FILTER (WHERE mature) AS output_tokens_mature_sum,
-           count(output_tokens) FILTER (WHERE mature) AS output_tokens_mature_count,
-           sum(cost_usd) AS cost_usd_all_sum, count(cost_usd) AS cost_usd_all_count,
-           sum(cost_usd) FILTER (WHERE mature) AS cost_usd_mature_sum,
-           count(cost_usd) FILTER (WHERE mature) AS cost_usd_mature_count,
-           sum(latency_ms) AS latency_ms_all_sum, count(latency_ms) AS latency_ms_all_count,
-           sum(latency_ms) FILTER (WHERE mature) AS latency_ms_mature_sum,
-           count(latency_ms) FILTER (WHERE mature) AS latency_ms_mature_count,
-           sum(fallback) AS fallback_all_sum, count(fallback) AS fallback_all_count,
-           sum(fallback) FILTER (WHERE mature) AS fallback_mature_sum,
-           count(fallback) FILTER (WHERE mature) AS fallback_mature_count,
-           sum(refusal) AS refusal_all_sum, count(refusal) AS refusal_all_count,
-           sum(refusal) FILTER (WHERE mature) AS refusal_mature_sum,
-           count(refusal) FILTER (WHERE mature) AS refusal_mature_count,
-           sum(schema_valid) AS schema_valid_all_sum, count(schema_valid) AS schema_valid_all_count,
-           sum(schema_valid) FILTER (WHERE mature) AS schema_valid_mature_sum,
-           count(schema_valid) FILTER (WHERE mature) AS schema_valid_mature_count
-    FROM measured
-    GROUP BY experiment_id, unit_id
-),
-column_values AS (
-    -- INCLUDE NULLS: a unit with no mature key still has its all-requests sums.
-    SELECT * FROM unit_sums UNPIVOT INCLUDE NULLS (
-        (all_sum, all_count, mature_sum, mature_count) FOR name IN (
-       (input_tokens_all_sum, input_tokens_all_count, input_tokens_mature_sum, input_tokens_mature_count) AS input_tokens,
-       (output_tokens_all_sum, output_tokens_all_count, output_tokens_mature_sum, output_tokens_mature_count) AS output_tokens,
-       (cost_usd_all_sum, cost_usd_all_count, cost_usd_mature_sum, cost_usd_mature_count) AS cost_usd,
-       (latency_ms_all_sum, latency_ms_all_count, latency_ms_mature_sum, latency_ms_mature_count) AS latency_ms,
-       (fallback_all_sum, fallback_all_count, fallback_mature_sum, fallback_mature_count) AS fallback,
-       (refusal_all_sum, refusal_all_count, refusal_mature_sum, refusal_mature_count) AS refusal,
-       (schema_valid_all_sum, schema_valid_all_count, schema_valid_mature_sum, schema_valid_mature_count) AS schema_valid
-        )
-    )
+WITH key_outcomes AS (
+    SELECT k.experiment_id, k.unit_id, k.mature, o.outcome, sum(o.value) AS value_sum
+    FROM exp_keys k
+    JOIN visible_outcome_events($as_of) o
+      ON o.correlation_key = k.correlation_key AND o.ts >= k.first_ts AND o.ts < k.window_end
+    GROUP BY k.experiment_id, k.unit_id, k.correlation_key, k.mature, o.outcome
 )
-SELECT $as_of, experiment_id, unit_id, 'column', name,
-       all_sum, all_count, mature_sum, mature_count, NULL, NULL
-FROM column_values
-WHERE all_count > 0
-UNION ALL
 SELECT $as_of, experiment_id, unit_id, 'outcome', outcome,
        sum(value_sum), count(*),
        sum(value_sum) FILTER (WHERE mature), count(*) FILTER (WHERE mature),
        count(*) FILTER (WHERE mature AND value_sum > 0), count(*) FILTER (WHERE mature)
-FROM exp_key_outcomes
-GROUP BY ALL;
+FROM key_outcomes
+GROUP BY experiment_id, unit_id, outcome;
 
 DELETE FROM experiment_unit_pre WHERE as_of = $as_of;
 
@@ -120,7 +88,7 @@ DELETE FROM experiment_unit_pre WHERE as_of = $as_of;
 -- start), from events that name the unit. Never overlaps the experiment's own window.
 INSERT INTO experiment_unit_pre
 WITH units AS (
-    SELECT DISTINCT experiment_id, unit_id FROM exp_keys
+    SELECT experiment_id, unit_id FROM experiment_units WHERE as_of = $as_of
 ),
 pre AS (
     SELECT e.experiment_id, o.unit_id, o.outcome, o.value

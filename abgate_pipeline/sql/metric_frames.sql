@@ -8,74 +8,120 @@
 -- `winsorize: p` caps per-unit values at their p-quantile pooled over all variants (so the cap
 -- cannot favour an arm); `cuped` adds the unit's pre-period value of the same outcome as the
 -- covariate x (sum x, sum x^2, sum y x).
+-- The sums are taken per metric x variant x the unit's segment values first (additive, and few
+-- such cells), then added up overall and per segment: segmenting the units themselves would
+-- repeat every unit-metric row once per segment.
 -- Params: $as_of (DATE).
 WITH units AS (
     SELECT * FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
 ),
-vals AS (
-    SELECT * FROM experiment_unit_values WHERE as_of = $as_of
+outcomes AS (
+    SELECT * FROM experiment_unit_values WHERE as_of = $as_of AND source = 'outcome'
 ),
 pre AS (
     SELECT * FROM experiment_unit_pre WHERE as_of = $as_of
 ),
 unit_metric AS (
-    SELECT u.experiment_id, u.unit_id, u.variant, u.attributes, m.metric, m.kind,
-        CASE
-            WHEN m.kind = 'ratio' THEN
-                CASE WHEN u.n_mature_keys > 0 THEN coalesce(vn.mature_sum, 0) END
-            WHEN m.num_source = 'column' AND m.kind = 'count' THEN vn.all_sum
-            WHEN m.num_source = 'column' THEN vn.all_sum / nullif(vn.all_count, 0)
-            WHEN u.n_mature_keys = 0 THEN NULL
-            WHEN m.kind = 'proportion' THEN coalesce(vn.mature_any, 0) / u.n_mature_keys
-            WHEN m.kind = 'count' THEN coalesce(vn.mature_sum, 0)
-            WHEN m.missing = 'exclude' THEN vn.mature_sum / nullif(vn.mature_present, 0)
-            ELSE coalesce(vn.mature_sum, 0) / u.n_mature_keys
-        END AS y,
-        CASE
-            WHEN m.kind = 'ratio' AND u.n_mature_keys > 0 THEN coalesce(vd.mature_sum, 0)
-        END AS d,
-        CASE
-            WHEN m.cuped AND m.num_source = 'outcome' AND m.kind <> 'ratio'
-            THEN coalesce(p.pre_value, 0)
-        END AS x
+    SELECT u.experiment_id, u.unit_id, u.variant, u.attributes, u.n_mature_keys,
+           m.metric, m.kind, m.num_source, m.den_source, m.missing,
+           on_.mature_sum, on_.mature_any, on_.mature_present,
+           od.mature_sum AS den_outcome_sum,
+           p.pre_value,
+           m.cuped AND m.num_source = 'outcome' AND m.kind <> 'ratio' AS has_covariate,
+           CASE m.num_name
+               WHEN 'input_tokens' THEN u.input_tokens_sum WHEN 'output_tokens' THEN u.output_tokens_sum
+               WHEN 'cost_usd' THEN u.cost_usd_sum WHEN 'latency_ms' THEN u.latency_ms_sum
+               WHEN 'fallback' THEN u.fallback_sum WHEN 'refusal' THEN u.refusal_sum
+               WHEN 'schema_valid' THEN u.schema_valid_sum
+           END AS column_sum,
+           CASE m.num_name
+               WHEN 'input_tokens' THEN u.input_tokens_count WHEN 'output_tokens' THEN u.output_tokens_count
+               WHEN 'cost_usd' THEN u.cost_usd_count WHEN 'latency_ms' THEN u.latency_ms_count
+               WHEN 'fallback' THEN u.fallback_count WHEN 'refusal' THEN u.refusal_count
+               WHEN 'schema_valid' THEN u.schema_valid_count
+           END AS column_count,
+           CASE m.num_name
+               WHEN 'input_tokens' THEN u.input_tokens_mature_sum WHEN 'output_tokens' THEN u.output_tokens_mature_sum
+               WHEN 'cost_usd' THEN u.cost_usd_mature_sum WHEN 'latency_ms' THEN u.latency_ms_mature_sum
+               WHEN 'fallback' THEN u.fallback_mature_sum WHEN 'refusal' THEN u.refusal_mature_sum
+               WHEN 'schema_valid' THEN u.schema_valid_mature_sum
+           END AS column_mature_sum,
+           CASE m.den_name
+               WHEN 'input_tokens' THEN u.input_tokens_mature_sum WHEN 'output_tokens' THEN u.output_tokens_mature_sum
+               WHEN 'cost_usd' THEN u.cost_usd_mature_sum WHEN 'latency_ms' THEN u.latency_ms_mature_sum
+               WHEN 'fallback' THEN u.fallback_mature_sum WHEN 'refusal' THEN u.refusal_mature_sum
+               WHEN 'schema_valid' THEN u.schema_valid_mature_sum
+           END AS den_column_mature_sum
     FROM units u
     JOIN cfg_metrics m ON m.experiment_id = u.experiment_id AND m.kind <> 'quantile'
-    LEFT JOIN vals vn
-      ON vn.experiment_id = u.experiment_id AND vn.unit_id = u.unit_id
-     AND vn.source = m.num_source AND vn.name = m.num_name
-    LEFT JOIN vals vd
-      ON m.kind = 'ratio' AND vd.experiment_id = u.experiment_id AND vd.unit_id = u.unit_id
-     AND vd.source = m.den_source AND vd.name = m.den_name
+    LEFT JOIN outcomes on_
+      ON m.num_source = 'outcome' AND on_.experiment_id = u.experiment_id
+     AND on_.unit_id = u.unit_id AND on_.name = m.num_name
+    LEFT JOIN outcomes od
+      ON m.kind = 'ratio' AND m.den_source = 'outcome' AND od.experiment_id = u.experiment_id
+     AND od.unit_id = u.unit_id AND od.name = m.den_name
     LEFT JOIN pre p
       ON m.cuped AND p.experiment_id = u.experiment_id AND p.unit_id = u.unit_id
      AND p.outcome = m.num_name
 ),
+unit_values AS (
+    SELECT experiment_id, variant, attributes, metric, kind,
+        CASE
+            WHEN kind = 'ratio' THEN
+                CASE WHEN n_mature_keys > 0 THEN
+                    coalesce(CASE num_source WHEN 'column' THEN column_mature_sum ELSE mature_sum END, 0)
+                END
+            WHEN num_source = 'column' AND kind = 'count' THEN column_sum
+            WHEN num_source = 'column' THEN column_sum / nullif(column_count, 0)
+            WHEN n_mature_keys = 0 THEN NULL
+            WHEN kind = 'proportion' THEN coalesce(mature_any, 0) / n_mature_keys
+            WHEN kind = 'count' THEN coalesce(mature_sum, 0)
+            WHEN missing = 'exclude' THEN mature_sum / nullif(mature_present, 0)
+            ELSE coalesce(mature_sum, 0) / n_mature_keys
+        END AS y,
+        CASE
+            WHEN kind = 'ratio' AND n_mature_keys > 0 THEN coalesce(
+                CASE den_source WHEN 'column' THEN den_column_mature_sum ELSE den_outcome_sum END, 0)
+        END AS d,
+        CASE WHEN has_covariate THEN coalesce(pre_value, 0) END AS x
+    FROM unit_metric
+),
 caps AS (
-    SELECT um.experiment_id, um.metric,
-           list_sort(list(um.y))[greatest(1, ceil(m.winsorize * count(um.y)))::BIGINT] AS cap
-    FROM unit_metric um
+    SELECT v.experiment_id, v.metric,
+           list_sort(list(v.y))[greatest(1, ceil(m.winsorize * count(v.y)))::BIGINT] AS cap
+    FROM unit_values v
     JOIN cfg_metrics m USING (experiment_id, metric)
-    WHERE m.winsorize IS NOT NULL AND um.y IS NOT NULL
-    GROUP BY um.experiment_id, um.metric, m.winsorize
+    WHERE m.winsorize IS NOT NULL AND v.y IS NOT NULL
+    GROUP BY v.experiment_id, v.metric, m.winsorize
 ),
 capped AS (
-    SELECT um.* REPLACE (CASE WHEN c.cap IS NULL OR um.y IS NULL THEN um.y ELSE least(um.y, c.cap) END AS y),
+    SELECT v.* REPLACE (CASE WHEN c.cap IS NULL OR v.y IS NULL THEN v.y ELSE least(v.y, c.cap) END AS y),
            c.cap
-    FROM unit_metric um
+    FROM unit_values v
     LEFT JOIN caps c USING (experiment_id, metric)
 ),
+cells AS (
+    SELECT experiment_id, metric, kind, variant, attributes,
+           count(y) AS n, sum(y) AS sum, sum(y * y) AS sum_sq,
+           sum(d) AS den_sum, sum(d * d) AS den_sum_sq, sum(y * d) AS cross_sum,
+           sum(x) AS pre_sum, sum(x * x) AS pre_sum_sq, sum(y * x) AS pre_cross_sum,
+           any_value(cap) AS cap
+    FROM capped
+    WHERE y IS NOT NULL
+    GROUP BY experiment_id, metric, kind, variant, attributes
+),
 segmented AS (
-    SELECT *, '__all__' AS segment, '__all__' AS segment_value FROM capped
+    SELECT *, '__all__' AS segment, '__all__' AS segment_value FROM cells
     UNION ALL
-    SELECT um.*, s.segment, coalesce(um.attributes[s.segment], '(missing)')
-    FROM capped um JOIN cfg_segments s USING (experiment_id)
+    SELECT c.*, s.segment, coalesce(c.attributes[s.segment], '(missing)')
+    FROM cells c JOIN cfg_segments s USING (experiment_id)
 )
 SELECT $as_of AS as_of, experiment_id, metric, kind, variant, segment, segment_value,
-       count(y) AS n, sum(y) AS sum, sum(y * y) AS sum_sq,
-       sum(d) AS den_sum, sum(d * d) AS den_sum_sq, sum(y * d) AS cross_sum,
+       sum(n) AS n, sum(sum) AS sum, sum(sum_sq) AS sum_sq,
+       sum(den_sum) AS den_sum, sum(den_sum_sq) AS den_sum_sq, sum(cross_sum) AS cross_sum,
        NULL::DOUBLE AS q, NULL::DOUBLE AS q_estimate, NULL::DOUBLE AS q_lo, NULL::DOUBLE AS q_hi,
-       sum(x) AS pre_sum, sum(x * x) AS pre_sum_sq, sum(y * x) AS pre_cross_sum, any_value(cap) AS cap
+       sum(pre_sum) AS pre_sum, sum(pre_sum_sq) AS pre_sum_sq, sum(pre_cross_sum) AS pre_cross_sum,
+       any_value(cap) AS cap
 FROM segmented
-WHERE y IS NOT NULL
-GROUP BY ALL
+GROUP BY experiment_id, metric, kind, variant, segment, segment_value
 ORDER BY ALL;

@@ -1,20 +1,34 @@
--- Request counts behind each quantile metric (step 1 of 2: the ranks of the order statistics
--- are chosen from n by `stats.order_statistic_ranks`).
+-- Request-level values behind each quantile metric, ranked within each metric x variant x
+-- segment (step 1 of 2: the ranks of the order statistics are then chosen from n by
+-- `stats.order_statistic_ranks`). Each such cell gets a small integer id first, so the sort
+-- that ranks millions of values carries an integer and a number per row (and spills to disk
+-- beyond the memory limit) instead of every row's names.
 -- Params: $as_of (DATE).
+CREATE OR REPLACE TEMP TABLE quantile_units AS
+SELECT u.experiment_id, u.unit_id, u.variant, '__all__' AS segment, '__all__' AS segment_value
+FROM experiment_units u
+WHERE u.as_of = $as_of AND u.n_variants = 1
+UNION ALL
+SELECT u.experiment_id, u.unit_id, u.variant, s.segment,
+       coalesce(u.attributes[s.segment], '(missing)')
+FROM experiment_units u JOIN cfg_segments s USING (experiment_id)
+WHERE u.as_of = $as_of AND u.n_variants = 1;
+
+CREATE OR REPLACE TEMP TABLE quantile_cells AS
+SELECT row_number() OVER (
+    ORDER BY experiment_id, metric, variant, segment, segment_value
+) AS cell, *
+FROM (
+    SELECT DISTINCT u.experiment_id, m.metric, m.q, m.num_name, u.variant, u.segment,
+           u.segment_value
+    FROM quantile_units u
+    JOIN cfg_metrics m ON m.experiment_id = u.experiment_id AND m.kind = 'quantile'
+);
+
 CREATE OR REPLACE TEMP TABLE quantile_obs AS
-WITH units AS (
-    SELECT experiment_id, unit_id, variant
-    FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
-),
-unit_segments AS (
-    SELECT u.experiment_id, u.unit_id, s.segment,
-           coalesce(u.attributes[s.segment], '(missing)') AS segment_value
-    FROM experiment_units u JOIN cfg_segments s USING (experiment_id)
-    WHERE u.as_of = $as_of AND u.n_variants = 1
-),
-obs AS (
-    SELECT l.experiment_id, l.unit_id, m.metric, m.q, u.variant,
-           CASE m.num_name
+WITH obs AS (
+    SELECT c.cell,
+           CASE c.num_name
                WHEN 'latency_ms' THEN l.latency_ms
                WHEN 'cost_usd' THEN l.cost_usd
                WHEN 'input_tokens' THEN CAST(l.input_tokens AS DOUBLE)
@@ -24,23 +38,18 @@ obs AS (
                WHEN 'schema_valid' THEN CAST(l.schema_valid AS DOUBLE)
            END AS v
     FROM experiment_requests($as_of) l
-    JOIN units u USING (experiment_id, unit_id)
-    JOIN cfg_metrics m ON m.experiment_id = l.experiment_id AND m.kind = 'quantile'
-),
-segmented AS (
-    SELECT experiment_id, metric, q, variant, '__all__' AS segment, '__all__' AS segment_value, v
-    FROM obs WHERE v IS NOT NULL
-    UNION ALL
-    SELECT o.experiment_id, o.metric, o.q, o.variant, s.segment, s.segment_value, o.v
-    FROM obs o JOIN unit_segments s USING (experiment_id, unit_id)
-    WHERE o.v IS NOT NULL
+    JOIN quantile_units u USING (experiment_id, unit_id)
+    JOIN quantile_cells c
+      ON c.experiment_id = u.experiment_id AND c.variant = u.variant AND c.segment = u.segment
+     AND c.segment_value = u.segment_value
 )
-SELECT *, row_number() OVER (
-    PARTITION BY experiment_id, metric, variant, segment, segment_value ORDER BY v
-) AS rk
-FROM segmented;
+SELECT cell, v, row_number() OVER (PARTITION BY cell ORDER BY v) AS rk
+FROM obs
+WHERE v IS NOT NULL;
 
-SELECT experiment_id, metric, any_value(q) AS q, variant, segment, segment_value, count(*) AS n
-FROM quantile_obs
-GROUP BY experiment_id, metric, variant, segment, segment_value
+SELECT c.experiment_id, c.metric, c.q, c.variant, c.segment, c.segment_value, count(o.cell) AS n
+FROM quantile_cells c
+LEFT JOIN quantile_obs o USING (cell)
+GROUP BY ALL
+HAVING count(o.cell) > 0
 ORDER BY ALL;

@@ -62,16 +62,25 @@ CREATE TABLE IF NOT EXISTS experiment_units (
     requests BIGINT NOT NULL,
     n_keys BIGINT NOT NULL,
     n_mature_keys BIGINT NOT NULL,
-    attributes MAP(VARCHAR, VARCHAR)
+    attributes MAP(VARCHAR, VARCHAR),
+    -- Each numeric log column a metric reads (NULL for the others), summed over the unit's
+    -- requests (sum, non-NULL count) and over the requests of its mature correlation keys.
+    input_tokens_sum DOUBLE, input_tokens_count BIGINT, input_tokens_mature_sum DOUBLE,
+    output_tokens_sum DOUBLE, output_tokens_count BIGINT, output_tokens_mature_sum DOUBLE,
+    cost_usd_sum DOUBLE, cost_usd_count BIGINT, cost_usd_mature_sum DOUBLE,
+    latency_ms_sum DOUBLE, latency_ms_count BIGINT, latency_ms_mature_sum DOUBLE,
+    fallback_sum DOUBLE, fallback_count BIGINT, fallback_mature_sum DOUBLE,
+    refusal_sum DOUBLE, refusal_count BIGINT, refusal_mature_sum DOUBLE,
+    schema_valid_sum DOUBLE, schema_valid_count BIGINT, schema_valid_mature_sum DOUBLE
 );
 
--- Per unit and measure (a log column or an outcome): sums over all requests and over the
--- correlation keys whose attribution window has closed by the end of the as-of day.
+-- Per unit and outcome: sums over the unit's correlation keys and over those whose attribution
+-- window has closed by the end of the as-of day (the log columns' sums are in experiment_units).
 CREATE TABLE IF NOT EXISTS experiment_unit_values (
     as_of DATE NOT NULL,
     experiment_id VARCHAR NOT NULL,
     unit_id VARCHAR NOT NULL,
-    source VARCHAR NOT NULL,   -- 'column' | 'outcome'
+    source VARCHAR NOT NULL,   -- 'outcome'
     name VARCHAR NOT NULL,
     all_sum DOUBLE,
     all_count BIGINT,
@@ -165,9 +174,28 @@ ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS winsorize DOUBLE;
 ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS cuped BOOLEAN;
 ALTER TABLE cfg_experiments ADD COLUMN IF NOT EXISTS pre_period_days INTEGER;
 ALTER TABLE decision_log ADD COLUMN IF NOT EXISTS weights JSON;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS input_tokens_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS input_tokens_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS input_tokens_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS output_tokens_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS output_tokens_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS output_tokens_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS cost_usd_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS cost_usd_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS cost_usd_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS latency_ms_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS latency_ms_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS latency_ms_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS fallback_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS fallback_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS fallback_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS refusal_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS refusal_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS refusal_mature_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS schema_valid_sum DOUBLE;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS schema_valid_count BIGINT;
+ALTER TABLE experiment_units ADD COLUMN IF NOT EXISTS schema_valid_mature_sum DOUBLE;
 
--- The requests an experiment analysis sees as of the end of `as_of_date`: from the experiment's
--- start, nothing later, each request_id once (a re-delivered line in another partition is a copy).
 -- The phase an as-of day belongs to: an experiment is analysed from its start or from the last
 -- flag change before the end of the day, whichever is later (a ramp from 10 % to 50 % changes
 -- the split, so the analysis starts over with the new one, as GrowthBook's phases do).
@@ -180,11 +208,51 @@ LEFT JOIN decision_log d
   ON d.experiment_id = e.experiment_id AND d.changed_at < as_of_date + INTERVAL 1 DAY
 GROUP BY e.experiment_id, e.start_ts;
 
+-- The requests an experiment analysis sees as of the end of `as_of_date`: from the phase start,
+-- nothing later, each request_id once (a re-delivered line in another partition is a copy; the
+-- first by partition and time wins). The repeated ids are found by grouping ids (a hash
+-- aggregate) and only their rows are ranked: a window over every request would sort millions of
+-- rows to drop almost none.
 CREATE OR REPLACE MACRO experiment_requests(as_of_date) AS TABLE
+WITH phase_logs AS NOT MATERIALIZED (
+    SELECT l.rowid AS row_id, l.*
+    FROM inference_logs l
+    JOIN experiment_phases(as_of_date) p USING (experiment_id)
+    WHERE l.ts >= p.phase_start AND l.ts < as_of_date + INTERVAL 1 DAY
+),
+later_copies AS (
+    SELECT row_id
+    FROM phase_logs
+    WHERE request_id IN (SELECT request_id FROM phase_logs GROUP BY request_id HAVING count(*) > 1)
+    QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY partition_date, ts, row_id) > 1
+)
 SELECT l.request_id, l.partition_date, l.ts, l.experiment_id, l.variant, l.unit_id,
        l.correlation_key, l.input_tokens, l.output_tokens, l.cost_usd, l.latency_ms, l.fallback,
        l.refusal, l.schema_valid, l.attributes
-FROM inference_logs l
-JOIN experiment_phases(as_of_date) p USING (experiment_id)
-WHERE l.ts >= p.phase_start AND l.ts < as_of_date + INTERVAL 1 DAY
-QUALIFY row_number() OVER (PARTITION BY l.request_id ORDER BY l.partition_date, l.ts) = 1;
+FROM phase_logs l
+ANTI JOIN later_copies c USING (row_id);
+
+-- Outcome events that have arrived by the end of `as_of_date`, each event_id once (the first
+-- delivery by partition and time), found as in experiment_requests.
+CREATE OR REPLACE MACRO visible_outcome_events(as_of_date) AS TABLE
+WITH arrived AS NOT MATERIALIZED (
+    SELECT rowid AS row_id, * FROM outcome_events WHERE ts < as_of_date + INTERVAL 1 DAY
+),
+later_copies AS (
+    SELECT row_id
+    FROM arrived
+    WHERE event_id IN (SELECT event_id FROM arrived GROUP BY event_id HAVING count(*) > 1)
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY partition_date, ts, row_id) > 1
+)
+SELECT o.* EXCLUDE (row_id) FROM arrived o ANTI JOIN later_copies c USING (row_id);
+
+-- Whether column `c` of the requests is a log column some metric reads (experiment_table.sql).
+CREATE OR REPLACE MACRO metric_column(c) AS
+    c = '_abgate_no_column' OR list_contains(getvariable('abgate_metric_columns'), c);
+
+-- A correlation key's attribution window: it opens at the key's first request and is closed
+-- (the key is mature, its outcomes final) once its end is no later than the end of `as_of_date`.
+CREATE OR REPLACE MACRO window_end(first_ts, window_hours) AS
+    first_ts + to_microseconds(CAST(window_hours * 3600e6 AS BIGINT));
+CREATE OR REPLACE MACRO window_closed(first_ts, window_hours, as_of_date) AS
+    window_end(first_ts, window_hours) <= as_of_date + INTERVAL 1 DAY;

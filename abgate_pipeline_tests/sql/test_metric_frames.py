@@ -54,7 +54,7 @@ def make_units(n: int = 400) -> pd.DataFrame:
 
 
 def value_rows(units: pd.DataFrame) -> pd.DataFrame:
-    """experiment_unit_values rows: what sql/experiment_table.sql would have produced."""
+    """experiment_unit_values rows (outcomes): what sql/experiment_table.sql would produce."""
     rows = []
     for u in units.itertuples():
         base = {"as_of": AS_OF, "experiment_id": "exp", "unit_id": u.unit_id}
@@ -64,8 +64,6 @@ def value_rows(units: pd.DataFrame) -> pd.DataFrame:
             rows.append({**base, "source": "outcome", "name": "spend", "mature_sum": u.spend, "mature_any": 1, "mature_present": 1})  # fmt: skip
         if not math.isnan(u.csat):
             rows.append({**base, "source": "outcome", "name": "csat", "mature_sum": u.csat, "mature_any": 1, "mature_present": 1})  # fmt: skip
-        rows.append({**base, "source": "column", "name": "latency_ms", "all_sum": u.latency_sum, "all_count": u.requests})  # fmt: skip
-        rows.append({**base, "source": "column", "name": "cost_usd", "all_sum": 2 * u.cost_mature, "all_count": u.requests, "mature_sum": u.cost_mature})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -87,6 +85,9 @@ def frames(units, tmp_path_factory) -> pd.DataFrame:
             "variant": units["variant"], "n_variants": 1, "first_exposure": datetime(2026, 11, 2),
             "requests": units["requests"], "n_keys": units["n_mature_keys"] + 1,
             "n_mature_keys": units["n_mature_keys"], "tier": units["tier"],
+            "latency_ms_sum": units["latency_sum"], "latency_ms_count": units["requests"],
+            "cost_usd_sum": 2 * units["cost_mature"], "cost_usd_count": units["requests"],
+            "cost_usd_mature_sum": units["cost_mature"],
         }
     )  # fmt: skip
     pre_rows = pd.DataFrame(
