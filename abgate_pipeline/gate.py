@@ -41,6 +41,8 @@ from abgate_pipeline.stats import (
     compare_proportions,
     compare_quantiles,
     compare_ratios,
+    compare_ratios_cuped,
+    cuped_adjust_ratio,
     cuped_variance_reduction,
     days_remaining,
     non_inferiority,
@@ -242,17 +244,11 @@ def compare_frame_rows(
         ]
         return compare_quantiles(*arms, alpha=alpha), None
     if metric.kind == "ratio":
-        c, t = (
-            RatioStats(
-                n=int(_num(r["n"])) if r is not None else 0,
-                num_sum=_num(r["sum"]) if r is not None else 0.0,
-                num_sum_sq=_num(r["sum_sq"]) if r is not None else 0.0,
-                den_sum=_num(r["den_sum"]) if r is not None else 0.0,
-                den_sum_sq=_num(r["den_sum_sq"]) if r is not None else 0.0,
-                cross_sum=_num(r["cross_sum"]) if r is not None else 0.0,
-            )
-            for r in (control, treatment)
-        )
+        c, t = (_ratio_stats(r) for r in (control, treatment))
+        if cuped and _has_ratio_covariate(c) and _has_ratio_covariate(t):
+            adjusted = cuped_adjust_ratio(c, t)
+            if adjusted.theta:
+                return compare_ratios_cuped(c, t, alpha=alpha), adjusted.variance_reduction
         return compare_ratios(c, t, alpha=alpha), None
     c, t = (_sample_stats(r) for r in (control, treatment))
     if cuped and _has_covariate(c) and _has_covariate(t):
@@ -274,6 +270,43 @@ def _sample_stats(row: pd.Series | None) -> SampleStats:
         pre_sum_sq=_num(row.get("pre_sum_sq")) if has_pre else None,
         cross_sum=_num(row.get("pre_cross_sum")) if has_pre else None,
     )
+
+
+# metric_frames column -> RatioStats field of the ratio's CUPED pre-period sums
+_PRE_RATIO_COLUMNS = {
+    "pre_sum": "pre_num_sum",
+    "pre_sum_sq": "pre_num_sum_sq",
+    "pre_den_sum": "pre_den_sum",
+    "pre_den_sum_sq": "pre_den_sum_sq",
+    "pre_num_den_sum": "pre_cross_sum",
+    "pre_cross_sum": "num_pre_num_sum",
+    "den_pre_den_sum": "den_pre_den_sum",
+    "num_pre_den_sum": "num_pre_den_sum",
+    "den_pre_num_sum": "den_pre_num_sum",
+}
+
+
+def _ratio_stats(row: pd.Series | None) -> RatioStats:
+    """A ratio metric's frame row as RatioStats, with the pre-period sums when it has them."""
+    if row is None:
+        return RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    has_pre = all(column in row.index and not pd.isna(row[column]) for column in _PRE_RATIO_COLUMNS)
+    pre = {f: _num(row[c]) for c, f in _PRE_RATIO_COLUMNS.items()} if has_pre else {}
+    return RatioStats(
+        n=int(_num(row["n"])),
+        num_sum=_num(row["sum"]),
+        num_sum_sq=_num(row["sum_sq"]),
+        den_sum=_num(row["den_sum"]),
+        den_sum_sq=_num(row["den_sum_sq"]),
+        cross_sum=_num(row["cross_sum"]),
+        **pre,
+    )
+
+
+def _has_ratio_covariate(arm: RatioStats) -> bool:
+    """CUPED for a ratio needs pre-period activity: a pre-period denominator that is not all 0
+    (an experiment without pre-period data is compared plainly, without a note on every ratio)."""
+    return arm.pre_den_sum is not None and arm.pre_den_sum > 0 and arm.n >= 2
 
 
 def _has_covariate(arm: SampleStats) -> bool:

@@ -345,6 +345,8 @@ REQUEST_FIELDS = (
 )  # followed by the experiment's segment column
 OUTCOME_FIELDS = ("event_id", "correlation_key", "outcome", "value", "timestamp", "source")
 PRE_OUTCOME_FIELDS = (*OUTCOME_FIELDS, "unit_id")
+# pre-period requests: no trace, no text
+PRE_REQUEST_FIELDS = tuple(f for f in REQUEST_FIELDS if f not in ("trace_id", "prompt", "response"))
 PRE_KEYS_MEAN = 1.5  # tickets per user in the pre-period
 MALFORMED_REQUEST_KINDS = (
     "truncated",
@@ -402,6 +404,7 @@ class _Traffic:
     outcomes: pd.DataFrame
     realised: dict[str, dict[str, float]]  # per variant: users, keys, requests, mean cost
     pre_outcomes: pd.DataFrame  # pre-period events with unit_id (empty without a pre-period)
+    pre_requests: pd.DataFrame  # the champion's requests of the pre-period tickets (same)
 
 
 def simulate(
@@ -471,6 +474,7 @@ def simulate(
     pre_counts, pre_paths = _write_pre_period(
         landing_dir,
         [t.pre_outcomes for t in traffic.values() if len(t.pre_outcomes)],
+        [t.pre_requests for t in traffic.values() if len(t.pre_requests)],
         start,
     )
     day_counts = [*pre_counts, *day_counts]
@@ -511,12 +515,16 @@ def max_pre_period_days() -> int:
 
 
 def _write_pre_period(
-    landing_dir: Path, frames: list[pd.DataFrame], start: date
+    landing_dir: Path,
+    outcome_frames: list[pd.DataFrame],
+    request_frames: list[pd.DataFrame],
+    start: date,
 ) -> tuple[list[DayCounts], list[str]]:
-    """Write the pre-period outcome events, one part file per day before the start."""
-    if not frames:
+    """Write the pre-period outcome events and requests, one part file each per day before the
+    start. The requests carry no prompt text (the pre-period is there for its numbers)."""
+    if not outcome_frames:
         return [], []
-    events = pd.concat(frames, ignore_index=True).sort_values(
+    events = pd.concat(outcome_frames, ignore_index=True).sort_values(
         "ts", kind="stable", ignore_index=True
     )
     events.insert(0, "event_id", [f"evt-pre-{i:08d}" for i in range(len(events))])
@@ -524,18 +532,30 @@ def _write_pre_period(
         name: _json_timestamps(events["ts"]) if name == "timestamp" else _json_tokens(events[name])
         for name in PRE_OUTCOME_FIELDS
     }
-    lines = _json_lines(columns)
+    requests = pd.concat(request_frames, ignore_index=True).sort_values(
+        "ts", kind="stable", ignore_index=True
+    )
+    requests.insert(0, "request_id", [f"req-pre-{i:08d}" for i in range(len(requests))])
+    written = {
+        INFERENCE_DIR: (_request_lines(requests, PRE_REQUEST_FIELDS), requests["ts"]),
+        OUTCOMES_DIR: (_json_lines(columns), events["ts"]),
+    }
     counts, paths = [], []
     for back in range(max_pre_period_days(), 0, -1):
         day = start - timedelta(days=back)
         day_ms = _epoch_ms(day)
-        in_day = ((events["ts"] >= day_ms) & (events["ts"] < day_ms + DAY_MS)).to_numpy()
-        day_lines = [line for line, keep in zip(lines, in_day, strict=True) if keep]
-        path = _part_path(landing_dir, OUTCOMES_DIR, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(line + "\n" for line in day_lines), encoding="utf-8")
-        paths.append(path.relative_to(landing_dir).as_posix())
-        counts.append(DayCounts(day.isoformat(), 0, 0, len(day_lines), 0))
+        n_lines = {}
+        for kind, (lines, ts) in written.items():
+            in_day = ((ts >= day_ms) & (ts < day_ms + DAY_MS)).to_numpy()
+            day_lines = [line for line, keep in zip(lines, in_day, strict=True) if keep]
+            path = _part_path(landing_dir, kind, day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(line + "\n" for line in day_lines), encoding="utf-8")
+            paths.append(path.relative_to(landing_dir).as_posix())
+            n_lines[kind] = len(day_lines)
+        counts.append(
+            DayCounts(day.isoformat(), n_lines[INFERENCE_DIR], 0, n_lines[OUTCOMES_DIR], 0)
+        )
     return counts, paths
 
 
@@ -568,17 +588,21 @@ def _simulate_experiment(
         }
         for v in VARIANTS
     }
-    pre_outcomes = _pre_period_outcomes(rng, s, user_effect, _epoch_ms(start))
-    return _Traffic(requests.drop(columns=["key_index"]), outcomes, realised, pre_outcomes)
+    pre_outcomes, pre_requests = _pre_period(rng, s, user_effect, _epoch_ms(start))
+    return _Traffic(
+        requests.drop(columns=["key_index"]), outcomes, realised, pre_outcomes, pre_requests
+    )
 
 
-def _pre_period_outcomes(
+def _pre_period(
     rng: np.random.Generator, s: Scenario, user_effect: np.ndarray, start_ms: int
-) -> pd.DataFrame:
-    """Resolved tickets of each user in the days before the start (champion behaviour, same
-    user effect), as events that name the unit: what CUPED uses as the pre-period covariate."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each user's tickets in the days before the start, served by the champion (the flag
+    already logged, before the split began) with the same user effect: the resolved ones as
+    events that name the unit, and all their requests. What CUPED uses as the pre-period
+    covariate (the requests for a ratio such as cost per resolution)."""
     if s.pre_period_days == 0:
-        return pd.DataFrame()
+        return pd.DataFrame(), pd.DataFrame()
     per_user = rng.poisson(PRE_KEYS_MEAN, len(user_effect))
     user = np.repeat(np.arange(len(user_effect)), per_user)
     intercept = ndtri(s.outcome_probability("champion")) * math.sqrt(1 + USER_EFFECT_SD**2)
@@ -595,7 +619,19 @@ def _pre_period_outcomes(
             "unit_id": [f"{s.unit_prefix}{u:06d}" for u in user.tolist()],
         }
     )[happened]
-    return events.sort_values(["ts", "unit_id"], kind="stable", ignore_index=True)
+    segments = np.array(list(s.segment_weights))
+    weights = np.array(list(s.segment_weights.values()))
+    keys = pd.DataFrame(
+        {
+            "user": user,
+            "variant": "champion",
+            "ts": ts,
+            "segment": segments[rng.choice(len(segments), size=len(user), p=weights)],
+            "correlation_key": [f"{s.key_prefix}pre-{i}" for i in range(len(user))],
+        }
+    )
+    requests = _requests(rng, s, keys, start_ms).drop(columns=["key_index"])
+    return events.sort_values(["ts", "unit_id"], kind="stable", ignore_index=True), requests
 
 
 def _arrival_times(rng: np.random.Generator, n: int, start: date, days: int) -> np.ndarray:
@@ -1008,13 +1044,13 @@ def _json_lines(columns: dict[str, list[str]], tail: list[str] | None = None) ->
     return [f"{{{template % row},{extra}}}" for row, extra in zip(rows, tail, strict=True)]
 
 
-def _request_lines(requests: pd.DataFrame) -> list[str]:
+def _request_lines(requests: pd.DataFrame, fields: Sequence[str] = REQUEST_FIELDS) -> list[str]:
     """Inference-log lines in contract order, each ending with its experiment's segment column."""
     columns = {
         name: _json_timestamps(requests["ts"])
         if name == "timestamp"
         else _json_tokens(requests[name])
-        for name in REQUEST_FIELDS
+        for name in fields
     }
     names, values = _json_tokens(requests["segment_name"]), _json_tokens(requests["segment"])
     segment_pairs = [f"{name}:{value}" for name, value in zip(names, values, strict=True)]

@@ -114,7 +114,7 @@ def config_frames(experiments: Iterable[ExperimentSpec]) -> dict[str, pd.DataFra
                     "missing": m.missing,
                     "q": m.q,
                     "winsorize": m.winsorize,
-                    "cuped": exp.cuped and m.kind != "ratio",
+                    "cuped": exp.cuped,
                 }
             )
     columns = {

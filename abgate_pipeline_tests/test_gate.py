@@ -12,14 +12,16 @@ import json
 import math
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from scipy import stats as sps
 
 from abgate_pipeline.config import load_experiments
-from abgate_pipeline.gate import CheckOutcome, GateInputs, decide
+from abgate_pipeline.gate import CheckOutcome, GateInputs, compare_frame_rows, decide
 from abgate_pipeline.reporting import decision_json
+from abgate_pipeline.stats import RatioStats, compare_ratios, compare_ratios_cuped
 
 AS_OF = date(2026, 11, 10)
 FRAME_COLUMNS = [
@@ -878,3 +880,97 @@ class TestPhases:
         )
         assert record["decision"] == "invalid"
         assert any("gives them 0 %" in r for r in record["reasons"])
+
+
+# ---------------------------------------------------------------------------------------------
+# CUPED for a ratio metric: the frame's pre-period columns reach the regression adjustment
+# ---------------------------------------------------------------------------------------------
+
+
+COST_PER_RESOLUTION = {
+    "name": "cost_per_resolution", "role": "guardrail", "kind": "ratio",
+    "numerator": "cost_usd", "denominator": "ticket_resolved", "better": "lower", "margin": 0.1,
+}  # fmt: skip
+
+
+class TestCupedRatio:
+    """The metric-frame columns map onto `RatioStats`' pre-period fields one to one (a swapped
+    column would change theta), and a ratio without pre-period activity is compared plainly."""
+
+    @staticmethod
+    def units(seed, n):
+        rng = np.random.default_rng(seed)
+        activity = rng.gamma(2.0, 1.0, n)  # tickets a user opens, before and during
+        cost = rng.lognormal(np.log(0.02), 0.5, n)  # the user's own cost per resolution
+        d = rng.poisson(activity) + 1.0
+        xd = rng.poisson(activity) + 1.0
+        return {
+            "y": d * cost * rng.lognormal(0, 0.2, n),
+            "d": d,
+            "x": xd * cost * rng.lognormal(0, 0.2, n),
+            "xd": xd,
+        }
+
+    @staticmethod
+    def frame_row(variant, u, with_pre=True):
+        """The sums `sql/metric_frames.sql` writes for a ratio, from per-unit arrays."""
+        y, d, x, xd = u["y"], u["d"], u["x"], u["xd"]
+        sums = {
+            "sum": y.sum(), "sum_sq": (y * y).sum(), "den_sum": d.sum(),
+            "den_sum_sq": (d * d).sum(), "cross_sum": (y * d).sum(),
+        }  # fmt: skip
+        if with_pre:
+            sums |= {
+                "pre_sum": x.sum(), "pre_sum_sq": (x * x).sum(), "pre_cross_sum": (y * x).sum(),
+                "pre_den_sum": xd.sum(), "pre_den_sum_sq": (xd * xd).sum(),
+                "pre_num_den_sum": (x * xd).sum(), "den_pre_den_sum": (d * xd).sum(),
+                "num_pre_den_sum": (y * xd).sum(), "den_pre_num_sum": (d * x).sum(),
+            }  # fmt: skip
+        return pd.Series({"variant": variant, "n": len(y), **sums})
+
+    @staticmethod
+    def ratio_stats(u):
+        y, d, x, xd = u["y"], u["d"], u["x"], u["xd"]
+        return RatioStats(
+            n=len(y), num_sum=y.sum(), num_sum_sq=(y * y).sum(), den_sum=d.sum(),
+            den_sum_sq=(d * d).sum(), cross_sum=(y * d).sum(),
+            pre_num_sum=x.sum(), pre_num_sum_sq=(x * x).sum(), pre_den_sum=xd.sum(),
+            pre_den_sum_sq=(xd * xd).sum(), pre_cross_sum=(x * xd).sum(),
+            num_pre_num_sum=(y * x).sum(), den_pre_den_sum=(d * xd).sum(),
+            num_pre_den_sum=(y * xd).sum(), den_pre_num_sum=(d * x).sum(),
+        )  # fmt: skip
+
+    def test_pre_period_sums_adjust_the_ratio(self, tmp_path):
+        spec = experiment(tmp_path, metrics=[PRIMARY, COST_PER_RESOLUTION])
+        metric_spec = next(m for m in spec.metrics if m.name == "cost_per_resolution")
+        control, treatment = self.units(1, 4000), self.units(2, 3000)
+        cmp, reduction = compare_frame_rows(
+            metric_spec,
+            self.frame_row("champion", control),
+            self.frame_row("challenger", treatment),
+            0.05,
+            cuped=True,
+        )
+        expected = compare_ratios_cuped(self.ratio_stats(control), self.ratio_stats(treatment))
+        assert cmp.method == "cuped_delta_method_ratio_welch_t"
+        assert cmp.abs_diff == pytest.approx(expected.abs_diff, rel=1e-12)
+        assert cmp.abs_se == pytest.approx(expected.abs_se, rel=1e-12)
+        assert 0.05 < reduction < 0.9  # the users' activity carries over from the pre-period
+        plain = compare_ratios(self.ratio_stats(control), self.ratio_stats(treatment))
+        assert cmp.abs_se < plain.abs_se
+
+    def test_without_pre_period_activity_the_ratio_is_compared_plainly(self, tmp_path):
+        spec = experiment(tmp_path, metrics=[PRIMARY, COST_PER_RESOLUTION])
+        metric_spec = next(m for m in spec.metrics if m.name == "cost_per_resolution")
+        control, treatment = self.units(1, 500), self.units(2, 500)
+        for arm in (control, treatment):
+            arm["x"], arm["xd"] = np.zeros(500), np.zeros(500)
+        for with_pre in (True, False):
+            cmp, reduction = compare_frame_rows(
+                metric_spec,
+                self.frame_row("champion", control, with_pre),
+                self.frame_row("challenger", treatment, with_pre),
+                0.05,
+                cuped=True,
+            )
+            assert cmp.method == "delta_method_ratio_welch_t" and reduction is None

@@ -58,6 +58,12 @@ REQUEST_TYPES = {
     "prompt": STR,
     "response": STR,
 }
+# Requests before the start only feed CUPED's covariate: numbers, no trace and no text.
+PRE_REQUEST_TYPES = {
+    name: kind
+    for name, kind in REQUEST_TYPES.items()
+    if name not in ("trace_id", "prompt", "response")
+}
 OUTCOME_TYPES = {
     "event_id": STR,
     "correlation_key": STR,
@@ -97,11 +103,13 @@ def _valid_request(row: object, folder: str, config: dict[str, dict]) -> bool:
         return False
     experiment = config[row["experiment_id"]]
     segment, values = SEGMENTS[row["experiment_id"]]
+    pre_period = folder < START.isoformat()
+    types = PRE_REQUEST_TYPES if pre_period else REQUEST_TYPES
     return (
-        all(name in row and _has_type(row[name], kind) for name, kind in REQUEST_TYPES.items())
+        all(name in row and _has_type(row[name], kind) for name, kind in types.items())
         and row["variant"] in [experiment["champion"], *experiment["challengers"]]
         and _in_folder_day(row["timestamp"], folder)
-        and re.fullmatch(r"[0-9a-f]{32}", row["trace_id"]) is not None
+        and (pre_period or re.fullmatch(r"[0-9a-f]{32}", row["trace_id"]) is not None)
         and row.get(segment) in values
     )
 
@@ -116,11 +124,13 @@ def _valid_outcome(row: object, folder: str) -> bool:
 
 @dataclass
 class Landing:
-    """Valid rows as frames (with their folder), malformed line counts per (kind, day)."""
+    """Valid rows as frames (with their folder), malformed line counts per (kind, day).
+    `requests` are the experiment's; the pre-period's are apart, in `pre_requests`."""
 
     requests: pd.DataFrame
     outcomes: pd.DataFrame
     malformed: dict[tuple[str, str], int]
+    pre_requests: pd.DataFrame
 
 
 def _read_landing(root: Path) -> Landing:
@@ -145,7 +155,13 @@ def _read_landing(root: Path) -> Landing:
     )
     for frame in (requests, outcomes):
         frame["ts"] = pd.to_datetime(frame["timestamp"], utc=True)
-    return Landing(requests, outcomes, malformed)
+    before = requests["folder"] < START.isoformat()
+    return Landing(
+        requests[~before].reset_index(drop=True),
+        outcomes,
+        malformed,
+        requests[before].reset_index(drop=True),
+    )
 
 
 def _line_ok(line: str, kind: str, folder: str, config: dict[str, dict]) -> bool:
@@ -234,15 +250,17 @@ def test_rerun_replaces_previous_files_and_keeps_foreign_ones(tmp_path):
     landing = _read_landing(tmp_path)
     assert landing.requests["request_id"].is_unique
     assert landing.outcomes["event_id"].is_unique
-    assert len(landing.requests) == sum(d.inference_valid for d in summary.day_counts)
+    stored = len(landing.requests) + len(landing.pre_requests)
+    assert stored == sum(d.inference_valid for d in summary.day_counts)
 
 
 def test_summary_file_matches_returned_summary(small):
     summary, _, root = small
     assert json.loads((root / SUMMARY_FILE).read_text()) == summary.to_dict()
     pre = tuple(
-        f"outcomes/{START - timedelta(days=back)}/part-0000.jsonl"
+        f"{kind}/{START - timedelta(days=back)}/part-0000.jsonl"
         for back in range(PRE_DAYS, 0, -1)
+        for kind in ("inference_logs", "outcomes")
     )
     assert summary.paths == pre + tuple(
         f"{kind}/{START + timedelta(days=d)}/part-0000.jsonl"
@@ -261,7 +279,8 @@ def test_valid_and_malformed_counts_match_the_summary(small):
         assert landing.malformed.get(("inference_logs", day.date), 0) == day.inference_malformed
         assert day.inference_malformed == planted
         assert landing.malformed[("outcomes", day.date)] == day.outcome_malformed == planted
-        assert (landing.requests["folder"] == day.date).sum() == day.inference_valid
+        requests = pd.concat([landing.pre_requests, landing.requests])
+        assert (requests["folder"] == day.date).sum() == day.inference_valid
         assert (landing.outcomes["folder"] == day.date).sum() == day.outcome_valid
 
 
@@ -331,6 +350,21 @@ def test_pre_period_events_name_support_users_before_the_start(small):
         landing.requests.loc[landing.requests["experiment_id"] == SUPPORT, "unit_id"]
     )
     assert len(set(pre["unit_id"]) & support_users) > 0.5 * pre["unit_id"].nunique()
+
+
+def test_pre_period_requests_are_the_champions_and_end_before_the_start(small):
+    """The tickets users opened before the experiment, served by the champion: what CUPED uses
+    for a ratio such as cost per resolution. They never enter the analysis (before the start)."""
+    _, landing, _ = small
+    pre = landing.pre_requests
+    assert len(pre) > 0
+    assert (pre["experiment_id"] == SUPPORT).all() and (pre["variant"] == "champion").all()
+    assert (pre["ts"] < pd.Timestamp(START, tz="UTC")).all()
+    assert (pre["ts"] >= pd.Timestamp(START - timedelta(days=PRE_DAYS), tz="UTC")).all()
+    assert pre["request_id"].str.startswith("req-pre-").all() and pre["request_id"].is_unique
+    assert pre[["prompt", "response", "trace_id"]].isna().all().all()
+    resolved = landing.outcomes[landing.outcomes["unit_id"].notna()]
+    assert set(resolved["correlation_key"]) <= set(pre["correlation_key"])
 
 
 def test_outcomes_follow_their_first_request(small):
@@ -420,7 +454,9 @@ def test_planted_pii_is_in_the_texts_and_well_formed(small):
 def test_default_volume_is_moderate(full):
     summary, landing = full
     assert 200_000 <= len(landing.requests) <= 300_000
-    assert len(landing.requests) == summary.totals["inference_valid"]
+    assert len(landing.pre_requests) <= len(landing.requests)
+    stored = len(landing.requests) + len(landing.pre_requests)
+    assert stored == summary.totals["inference_valid"]
     assert len(landing.outcomes) == summary.totals["outcome_valid"]
 
 

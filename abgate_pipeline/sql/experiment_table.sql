@@ -84,13 +84,15 @@ GROUP BY experiment_id, unit_id, outcome;
 
 DELETE FROM experiment_unit_pre WHERE as_of = $as_of;
 
--- The CUPED covariate: each unit's outcome values in the pre-period [start - pre_period_days,
--- start), from events that name the unit. Never overlaps the experiment's own window.
-INSERT INTO experiment_unit_pre
+-- The CUPED covariate: each unit's pre-period totals [start - pre_period_days, start) of the
+-- outcomes (from events that name the unit) and of the log columns CUPED ratio metrics read
+-- (from the unit's requests logged for the experiment before its start); duplicates count once.
+-- Never overlaps the experiment's own window.
+INSERT INTO experiment_unit_pre BY NAME
 WITH units AS (
     SELECT experiment_id, unit_id FROM experiment_units WHERE as_of = $as_of
 ),
-pre AS (
+pre_events AS (
     SELECT e.experiment_id, o.unit_id, o.outcome, o.value
     FROM outcome_events o
     JOIN cfg_experiments e
@@ -98,7 +100,41 @@ pre AS (
     JOIN units u ON u.experiment_id = e.experiment_id AND u.unit_id = o.unit_id
     WHERE e.pre_period_days > 0
     QUALIFY row_number() OVER (PARTITION BY e.experiment_id, o.event_id ORDER BY o.partition_date) = 1
+),
+pre_requests AS (
+    SELECT l.*
+    FROM inference_logs l
+    JOIN cfg_experiments e
+      ON l.experiment_id = e.experiment_id
+     AND l.ts >= e.start_ts - to_days(e.pre_period_days) AND l.ts < e.start_ts
+    JOIN units u ON u.experiment_id = l.experiment_id AND u.unit_id = l.unit_id
+    WHERE e.pre_period_days > 0
+    QUALIFY row_number() OVER (PARTITION BY l.request_id ORDER BY l.partition_date, l.ts) = 1
+),
+pre_columns AS (
+    SELECT DISTINCT experiment_id, name FROM (
+        SELECT experiment_id, num_name AS name FROM cfg_metrics
+        WHERE cuped AND kind = 'ratio' AND num_source = 'column'
+        UNION ALL
+        SELECT experiment_id, den_name FROM cfg_metrics
+        WHERE cuped AND kind = 'ratio' AND den_source = 'column'
+    )
 )
-SELECT $as_of, experiment_id, unit_id, outcome, sum(value)
-FROM pre
+SELECT $as_of AS as_of, experiment_id, unit_id, 'outcome' AS source, outcome,
+       sum(value) AS pre_value
+FROM pre_events
+GROUP BY ALL
+UNION ALL
+SELECT $as_of, r.experiment_id, r.unit_id, 'column', c.name,
+       coalesce(sum(CASE c.name
+           WHEN 'input_tokens' THEN CAST(r.input_tokens AS DOUBLE)
+           WHEN 'output_tokens' THEN CAST(r.output_tokens AS DOUBLE)
+           WHEN 'cost_usd' THEN r.cost_usd
+           WHEN 'latency_ms' THEN r.latency_ms
+           WHEN 'fallback' THEN CAST(r.fallback AS DOUBLE)
+           WHEN 'refusal' THEN CAST(r.refusal AS DOUBLE)
+           WHEN 'schema_valid' THEN CAST(r.schema_valid AS DOUBLE)
+       END), 0)
+FROM pre_requests r
+JOIN pre_columns c USING (experiment_id)
 GROUP BY ALL;

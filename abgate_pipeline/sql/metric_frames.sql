@@ -7,7 +7,9 @@
 -- Units seen in more than one variant are left out (the blocking check reports them).
 -- `winsorize: p` caps per-unit values at their p-quantile pooled over all variants (so the cap
 -- cannot favour an arm); `cuped` adds the unit's pre-period value of the same outcome as the
--- covariate x (sum x, sum x^2, sum y x).
+-- covariate x (sum x, sum x^2, sum y x), and for a ratio the pre-period numerator x and
+-- denominator xd with the cross sums the 4x4 covariance of (y, d, x, xd) needs; a unit without
+-- pre-period activity has x = xd = 0.
 -- The sums are taken per metric x variant x the unit's segment values first (additive, and few
 -- such cells), then added up overall and per segment: segmenting the units themselves would
 -- repeat every unit-metric row once per segment.
@@ -26,8 +28,8 @@ unit_metric AS (
            m.metric, m.kind, m.num_source, m.den_source, m.missing,
            on_.mature_sum, on_.mature_any, on_.mature_present,
            od.mature_sum AS den_outcome_sum,
-           p.pre_value,
-           m.cuped AND m.num_source = 'outcome' AND m.kind <> 'ratio' AS has_covariate,
+           p.pre_value, pn.pre_value AS pre_num_value, pd.pre_value AS pre_den_value,
+           m.cuped AND (m.kind = 'ratio' OR m.num_source = 'outcome') AS has_covariate,
            CASE m.num_name
                WHEN 'input_tokens' THEN u.input_tokens_sum WHEN 'output_tokens' THEN u.output_tokens_sum
                WHEN 'cost_usd' THEN u.cost_usd_sum WHEN 'latency_ms' THEN u.latency_ms_sum
@@ -61,8 +63,14 @@ unit_metric AS (
       ON m.kind = 'ratio' AND m.den_source = 'outcome' AND od.experiment_id = u.experiment_id
      AND od.unit_id = u.unit_id AND od.name = m.den_name
     LEFT JOIN pre p
-      ON m.cuped AND p.experiment_id = u.experiment_id AND p.unit_id = u.unit_id
-     AND p.outcome = m.num_name
+      ON m.cuped AND m.kind <> 'ratio' AND p.experiment_id = u.experiment_id
+     AND p.unit_id = u.unit_id AND p.source = 'outcome' AND p.outcome = m.num_name
+    LEFT JOIN pre pn
+      ON m.cuped AND m.kind = 'ratio' AND pn.experiment_id = u.experiment_id
+     AND pn.unit_id = u.unit_id AND pn.source = m.num_source AND pn.outcome = m.num_name
+    LEFT JOIN pre pd
+      ON m.cuped AND m.kind = 'ratio' AND pd.experiment_id = u.experiment_id
+     AND pd.unit_id = u.unit_id AND pd.source = m.den_source AND pd.outcome = m.den_name
 ),
 unit_values AS (
     SELECT experiment_id, variant, attributes, metric, kind,
@@ -83,7 +91,11 @@ unit_values AS (
             WHEN kind = 'ratio' AND n_mature_keys > 0 THEN coalesce(
                 CASE den_source WHEN 'column' THEN den_column_mature_sum ELSE den_outcome_sum END, 0)
         END AS d,
-        CASE WHEN has_covariate THEN coalesce(pre_value, 0) END AS x
+        CASE
+            WHEN has_covariate AND kind = 'ratio' THEN coalesce(pre_num_value, 0)
+            WHEN has_covariate THEN coalesce(pre_value, 0)
+        END AS x,
+        CASE WHEN has_covariate AND kind = 'ratio' THEN coalesce(pre_den_value, 0) END AS xd
     FROM unit_metric
 ),
 caps AS (
@@ -105,7 +117,10 @@ cells AS (
            count(y) AS n, sum(y) AS sum, sum(y * y) AS sum_sq,
            sum(d) AS den_sum, sum(d * d) AS den_sum_sq, sum(y * d) AS cross_sum,
            sum(x) AS pre_sum, sum(x * x) AS pre_sum_sq, sum(y * x) AS pre_cross_sum,
-           any_value(cap) AS cap
+           any_value(cap) AS cap,
+           sum(xd) AS pre_den_sum, sum(xd * xd) AS pre_den_sum_sq, sum(x * xd) AS pre_num_den_sum,
+           sum(d * xd) AS den_pre_den_sum, sum(y * xd) AS num_pre_den_sum,
+           sum(d * x) AS den_pre_num_sum
     FROM capped
     WHERE y IS NOT NULL
     GROUP BY experiment_id, metric, kind, variant, attributes
@@ -121,7 +136,10 @@ SELECT $as_of AS as_of, experiment_id, metric, kind, variant, segment, segment_v
        sum(den_sum) AS den_sum, sum(den_sum_sq) AS den_sum_sq, sum(cross_sum) AS cross_sum,
        NULL::DOUBLE AS q, NULL::DOUBLE AS q_estimate, NULL::DOUBLE AS q_lo, NULL::DOUBLE AS q_hi,
        sum(pre_sum) AS pre_sum, sum(pre_sum_sq) AS pre_sum_sq, sum(pre_cross_sum) AS pre_cross_sum,
-       any_value(cap) AS cap
+       any_value(cap) AS cap,
+       sum(pre_den_sum) AS pre_den_sum, sum(pre_den_sum_sq) AS pre_den_sum_sq,
+       sum(pre_num_den_sum) AS pre_num_den_sum, sum(den_pre_den_sum) AS den_pre_den_sum,
+       sum(num_pre_den_sum) AS num_pre_den_sum, sum(den_pre_num_sum) AS den_pre_num_sum
 FROM segmented
 GROUP BY experiment_id, metric, kind, variant, segment, segment_value
 ORDER BY ALL;

@@ -110,19 +110,30 @@ CREATE TABLE IF NOT EXISTS metric_frames (
     q_lo DOUBLE,
     q_hi DOUBLE,
     pre_sum DOUBLE,            -- CUPED: the unit's pre-period value x, sum(x), sum(x^2), sum(y x)
-    pre_sum_sq DOUBLE,
+    pre_sum_sq DOUBLE,         -- (for a ratio, x is the pre-period numerator)
     pre_cross_sum DOUBLE,
-    cap DOUBLE                 -- the winsorization cap applied to per-unit values, if any
+    cap DOUBLE,                -- the winsorization cap applied to per-unit values, if any
+    -- CUPED for a ratio: xd = the unit's pre-period denominator; sum(xd), sum(xd^2), sum(x xd),
+    -- sum(d xd), sum(y xd), sum(d x), with y and d the numerator and denominator
+    pre_den_sum DOUBLE,
+    pre_den_sum_sq DOUBLE,
+    pre_num_den_sum DOUBLE,
+    den_pre_den_sum DOUBLE,
+    num_pre_den_sum DOUBLE,
+    den_pre_num_sum DOUBLE
 );
 
--- Per unit and outcome: the sum of the unit's outcome values in the pre-period (the days before
--- the experiment start), from outcome events that carry a unit_id. The CUPED covariate.
+-- Per unit and measure: the unit's total in the pre-period (the days before the experiment
+-- start) of an outcome, from outcome events that carry a unit_id, or of a log column a ratio
+-- metric reads, from the unit's requests logged for the experiment before it started. The CUPED
+-- covariate.
 CREATE TABLE IF NOT EXISTS experiment_unit_pre (
     as_of DATE NOT NULL,
     experiment_id VARCHAR NOT NULL,
     unit_id VARCHAR NOT NULL,
-    outcome VARCHAR NOT NULL,
-    pre_value DOUBLE NOT NULL
+    outcome VARCHAR NOT NULL,  -- the outcome or log column name
+    pre_value DOUBLE NOT NULL,
+    source VARCHAR NOT NULL DEFAULT 'outcome'  -- 'outcome' | 'column'
 );
 
 CREATE TABLE IF NOT EXISTS gate_decisions (
@@ -170,6 +181,13 @@ ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_sum DOUBLE;
 ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_sum_sq DOUBLE;
 ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_cross_sum DOUBLE;
 ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS cap DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_den_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_den_sum_sq DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS pre_num_den_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS den_pre_den_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS num_pre_den_sum DOUBLE;
+ALTER TABLE metric_frames ADD COLUMN IF NOT EXISTS den_pre_num_sum DOUBLE;
+ALTER TABLE experiment_unit_pre ADD COLUMN IF NOT EXISTS source VARCHAR DEFAULT 'outcome';
 ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS winsorize DOUBLE;
 ALTER TABLE cfg_metrics ADD COLUMN IF NOT EXISTS cuped BOOLEAN;
 ALTER TABLE cfg_experiments ADD COLUMN IF NOT EXISTS pre_period_days INTEGER;

@@ -23,17 +23,20 @@ CONFIG = {
                 {"name": "resolved", "role": "primary", "kind": "proportion", "outcome": "resolved"},
                 {"name": "latency", "role": "guardrail", "kind": "mean", "column": "latency_ms",
                  "better": "lower", "margin": 0.1},
+                {"name": "cost_per_resolved", "role": "guardrail", "kind": "ratio",
+                 "numerator": "cost_usd", "denominator": "resolved", "better": "lower",
+                 "margin": 0.1},
             ],
         }
     ]
 }  # fmt: skip
 
 
-def log(request_id, unit, key, ts, variant="a", partition=None):
+def log(request_id, unit, key, ts, variant="a", partition=None, cost=0.01):
     return {
         "partition_date": partition or ts.date(), "request_id": request_id, "ts": ts,
         "experiment_id": "exp", "variant": variant, "unit_id": unit, "correlation_key": key,
-        "latency_ms": 100.0, "source_file": "f", "line_number": 1,
+        "latency_ms": 100.0, "cost_usd": cost, "source_file": "f", "line_number": 1,
     }  # fmt: skip
 
 
@@ -56,6 +59,10 @@ LOGS = [
     log("r7", "u5", "k6", START + 41 * H, variant="b"),
     log("r8", "u6", "k7", datetime(2026, 11, 6, 1)),  # after the as-of day: invisible
     log("r0", "u7", "k8", START - 5 * H),  # before the start: not the experiment's
+    log("q1", "u1", "kq", START - 30 * H, cost=0.25),  # u1's pre-period requests: CUPED's x
+    log("q2", "u1", "kq", START - 29 * H, cost=0.5),
+    log("q2", "u1", "kq", START - 29 * H, cost=0.5, partition=date(2026, 11, 1)),  # a copy
+    log("q3", "u1", "kq", START - 100 * H, cost=9.0),  # before the 3-day pre-period
 ]
 EVENTS = [
     event("e1", "k1", START + 20 * H),
@@ -122,8 +129,21 @@ def test_a_unit_in_two_variants_is_flagged(con):
 
 
 def test_pre_period_covariate_comes_from_unit_tagged_events_in_the_pre_period(con):
-    rows = con.execute("SELECT unit_id, outcome, pre_value FROM experiment_unit_pre").fetchall()
+    rows = con.execute(
+        "SELECT unit_id, outcome, pre_value FROM experiment_unit_pre WHERE source = 'outcome'"
+    ).fetchall()
     assert rows == [("u1", "resolved", 1.0)]  # p1 only; p2 is before the 3-day pre-period
+
+
+def test_a_ratios_log_column_covariate_comes_from_pre_period_requests(con):
+    """cost_usd / resolved with CUPED: the numerator's pre-period value is the unit's cost over
+    its requests before the start (each request once), for every experiment unit."""
+    rows = con.execute(
+        "SELECT unit_id, outcome, pre_value FROM experiment_unit_pre WHERE source = 'column' "
+        "ORDER BY unit_id"
+    ).fetchall()
+    assert rows[0] == ("u1", "cost_usd", 0.75)  # q1 + q2 once; q3 is before the pre-period
+    assert [unit for unit, _, _ in rows] == ["u1"]  # units without pre-period requests: none
 
 
 def test_a_flag_change_starts_a_new_phase(tmp_path):
@@ -165,4 +185,4 @@ def test_log_columns_count_every_visible_request_mature_or_not(con):
 
 def test_only_the_log_columns_metrics_read_are_summed(con):
     """Summing every log column for millions of units would not fit the memory budget."""
-    assert units(con)["cost_usd_sum"].isna().all()
+    assert units(con)["output_tokens_sum"].isna().all() and units(con)["cost_usd_sum"].notna().all()

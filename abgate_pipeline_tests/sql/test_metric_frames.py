@@ -49,6 +49,8 @@ def make_units(n: int = 400) -> pd.DataFrame:
             "requests": rng.integers(1, 6, n),
             "cost_mature": rng.uniform(0, 0.05, n),
             "pre": rng.poisson(1.0, n) * 1.0,
+            # pre-period cost of the unit's requests; NaN: no pre-period requests (counts as 0)
+            "pre_cost": np.where(rng.random(n) < 0.7, rng.uniform(0, 0.05, n), np.nan),
         }
     )
 
@@ -90,9 +92,11 @@ def frames(units, tmp_path_factory) -> pd.DataFrame:
             "cost_usd_mature_sum": units["cost_mature"],
         }
     )  # fmt: skip
-    pre_rows = pd.DataFrame(
-        {"as_of": AS_OF, "experiment_id": "exp", "unit_id": units["unit_id"], "outcome": "resolved", "pre_value": units["pre"]}
-    )  # fmt: skip
+    with_cost = units[units["pre_cost"].notna()]
+    pre_rows = pd.concat([
+        pd.DataFrame({"as_of": AS_OF, "experiment_id": "exp", "unit_id": units["unit_id"], "source": "outcome", "outcome": "resolved", "pre_value": units["pre"]}),
+        pd.DataFrame({"as_of": AS_OF, "experiment_id": "exp", "unit_id": with_cost["unit_id"], "source": "column", "outcome": "cost_usd", "pre_value": with_cost["pre_cost"]}),
+    ])  # fmt: skip
     for name, frame in (("u", unit_rows), ("v", value_rows(units)), ("p", pre_rows)):
         con.register(name, frame)
     con.execute(
@@ -119,8 +123,13 @@ def expected_values(units: pd.DataFrame, metric: str) -> pd.DataFrame:
         u = u[mature & units["csat"].notna()].assign(y=lambda f: f["csat"])
     elif metric == "latency":
         u = u.assign(y=u["latency_sum"] / u["requests"])
-    else:
-        u = u[mature].assign(y=lambda f: f["cost_mature"], d=lambda f: f["resolved"] * 1.0)
+    else:  # the ratio's CUPED covariates: pre-period cost (x) and resolutions (xd)
+        u = u[mature].assign(
+            y=lambda f: f["cost_mature"],
+            d=lambda f: f["resolved"] * 1.0,
+            x=lambda f: f["pre_cost"].fillna(0.0),
+            xd=lambda f: f["pre"],
+        )
     return u
 
 
@@ -147,8 +156,20 @@ def test_sufficient_statistics_match_the_per_unit_rules(frames, units, metric, v
         assert got["pre_cross_sum"] == pytest.approx((u["x"] * u["y"]).sum(), rel=1e-9)
     elif metric in ("spend", "csat"):  # no pre-period events of these outcomes: x = 0 for all
         assert got["pre_sum"] == 0 and got["pre_sum_sq"] == 0
-    else:  # log columns and ratios have no covariate
+    elif metric == "cost_per_resolved":  # every entry of the 4x4 covariance of (y, d, x, xd)
+        y, d, x, xd = (u[c] for c in ("y", "d", "x", "xd"))
+        expected = {
+            "pre_sum": x.sum(), "pre_sum_sq": (x**2).sum(), "pre_cross_sum": (y * x).sum(),
+            "pre_den_sum": xd.sum(), "pre_den_sum_sq": (xd**2).sum(),
+            "pre_num_den_sum": (x * xd).sum(), "den_pre_den_sum": (d * xd).sum(),
+            "num_pre_den_sum": (y * xd).sum(), "den_pre_num_sum": (d * x).sum(),
+        }  # fmt: skip
+        for column, value in expected.items():
+            assert got[column] == pytest.approx(value, rel=1e-9), column
+    else:  # a mean of a log column has no covariate
         assert pd.isna(got["pre_sum"])
+    if metric != "cost_per_resolved":
+        assert pd.isna(got["pre_den_sum"])
 
 
 def test_winsorization_caps_at_the_pooled_quantile(frames, units):
