@@ -79,6 +79,7 @@ SOURCE_HELPER_COLUMNS = (
     "_abgate_line_number",
     "_abgate_raw",
     "_abgate_problem",
+    "_abgate_no_segment",
 )
 
 
@@ -99,6 +100,11 @@ class LandingFormat:
     # DuckDB cannot keep rejected CSV lines (`store_rejects`) while merging headers across files
     # (`union_by_name`), so CSV files are read one at a time.
     one_file_per_batch: bool = False
+    # The validation reads the day's records more than once. Columnar files and CSV (which its
+    # reader loads into a table) are cheap to read again, so a day that is one such batch is
+    # validated straight from its reader; the others (JSON parsing, span attribute lookups) are
+    # landed in a table first.
+    cheap_to_reread: bool = False
 
     def matches(self, file_name: str) -> bool:
         return any(fnmatch.fnmatchcase(file_name.lower(), p) for p in self.patterns)
@@ -121,12 +127,14 @@ FORMATS: tuple[LandingFormat, ...] = (
         "parquet",
         ("*.parquet",),
         {ds: ("source_parquet", f"landing_table_{ds}") for ds in CONTRACT_FIELDS},
+        cheap_to_reread=True,
     ),
     LandingFormat(
         "csv",
         ("*.csv",),
         {ds: ("source_csv", f"landing_table_{ds}") for ds in CONTRACT_FIELDS},
         one_file_per_batch=True,
+        cheap_to_reread=True,
     ),
     LandingFormat(
         "jsonl",

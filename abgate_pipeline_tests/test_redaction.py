@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from abgate_pipeline import warehouse
 from abgate_pipeline.redaction import (
+    _PREFILTER,
     _RULES,
     REDACTION_KEY_ENV,
     RedactionKeyMissing,
@@ -314,6 +316,75 @@ class TestDuckDBUdf:
         )
 
 
+@pytest.fixture(scope="module")
+def sql():
+    """A connection with the UDF and the SQL helpers that call it (sql/landing_macros.sql)."""
+    con = duckdb.connect()
+    register_duckdb_udf(con, Redactor(KEY))
+    warehouse.run(con, "landing_macros")
+    yield con
+    con.close()
+
+
+def sql_redact(con, texts: list[str | None]) -> list[str | None]:
+    rows = con.execute(
+        "SELECT redact(text) FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS t(text, i) ORDER BY i",
+        [texts],
+    ).fetchall()
+    return [value for (value,) in rows]
+
+
+class TestSqlHelpers:
+    """`redact()` and `redact_values()` run the rules' hints in SQL and call the UDF only for the
+    texts that match one: what they store must be what the UDF alone would."""
+
+    def test_redact_equals_the_udf_over_several_vectors(self, sql):
+        rows = UDF_ROWS * 300
+
+        assert sql_redact(sql, rows) == [Redactor(KEY).redact(row) for row in rows]
+
+    def test_redact_values_redacts_every_value_and_keeps_the_keys(self, sql):
+        maps = [
+            {"query_type": "billing", "note": "call +44 20 7946 0958", "tier": "1"},
+            {"query_type": "technical"},
+            {},
+            None,
+        ]
+
+        entries = [
+            {
+                "i": i,
+                "k": None if m is None else list(m),
+                "v": None if m is None else list(m.values()),
+            }
+            for i, m in enumerate(maps)
+        ]
+        got = sql.execute(
+            "SELECT redact_values(map(e.k, e.v)) "
+            "FROM (SELECT unnest(?::STRUCT(i INTEGER, k VARCHAR[], v VARCHAR[])[]) AS e) "
+            "ORDER BY e.i",
+            [entries],
+        ).fetchall()
+
+        redactor = Redactor(KEY)
+        assert [value for (value,) in got] == [
+            None if m is None else {k: redactor.redact(v) for k, v in m.items()} for m in maps
+        ]
+
+    def test_without_the_hint_every_text_goes_to_the_udf(self, redactor):
+        con = duckdb.connect()
+        register_duckdb_udf(con, redactor)
+        warehouse.run(con, "landing_macros")
+        con.execute("RESET VARIABLE abgate_redaction_hint")
+
+        got = con.execute(
+            "SELECT redact('mail ops@abgate.dev'), redact_values(MAP {'note': 'ops@abgate.dev'})"
+        ).fetchone()
+
+        token = expected_token("EMAIL", "ops@abgate.dev")
+        assert got == (f"mail {token}", {"note": token})
+
+
 # Fragments glued together with and without separators, to stress pattern boundaries.
 _FRAGMENT = st.one_of(
     st.sampled_from([value for _, value in PII_VALUES] + LOOKALIKES),
@@ -346,6 +417,21 @@ class TestProperties:
                     rule.kind,
                     match[0],
                 )
+
+    @given(st.one_of(st.text(), PII_SOUP))
+    @settings(max_examples=300, deadline=None)
+    def test_sql_hint_passes_every_text_the_python_prefilter_passes(self, sql, text):
+        """DuckDB's RE2 decides which texts skip the UDF; one it wrongly skipped would leak."""
+        (passes,) = sql.execute(
+            "SELECT regexp_matches(?, getvariable('abgate_redaction_hint'))", [text]
+        ).fetchone()
+
+        assert passes or not _PREFILTER.search(text)
+
+    @given(st.lists(st.one_of(st.none(), st.text(), PII_SOUP), max_size=20))
+    @settings(max_examples=100, deadline=None)
+    def test_sql_path_equals_python_path(self, sql, texts):
+        assert sql_redact(sql, texts) == [Redactor(KEY).redact(text) for text in texts]
 
     @given(st.lists(st.one_of(st.none(), PII_SOUP), max_size=20))
     @settings(max_examples=100, deadline=None)

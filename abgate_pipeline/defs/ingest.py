@@ -71,18 +71,19 @@ def _land_day(
 
     Each format's SQL defines the `landed` view over its files (formats.py says which files and
     SQL), with the same columns whatever the format, so one validation (stage_*.sql) serves them
-    all. Batches are collected in a table; a lone batch is validated straight from its reader,
-    which saves copying every record once (a sixth of the staging time on large Parquet days).
+    all. Batches are collected in a table; a lone batch of a format that is cheap to read again
+    (Parquet, CSV) is validated straight from its reader, which saves copying every record once.
     """
     landed = _DayLanded()
     batches = landing_batches(folder, dataset)
-    if len(batches) != 1:
+    direct = len(batches) == 1 and batches[0].format.cheap_to_reread
+    if not direct:
         warehouse.run(con, f"landed_{dataset}")
     for batch in batches:
         warehouse.run(con, "landing_inputs", **mapping.reader_inputs(batch, dataset, flag_keys))
         for step in batch.format.steps[dataset]:
             warehouse.run(con, step)
-        warehouse.run(con, "landing_direct" if len(batches) == 1 else "landing_append")
+        warehouse.run(con, "landing_direct" if direct else "landing_append")
         landed.files_by_format[batch.format.name] += len(batch.files)
         if batch.format.is_traces:
             landed.spans_skipped += int(warehouse.run(con, "span_counts")["spans_skipped"][0])

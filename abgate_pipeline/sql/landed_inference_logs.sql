@@ -1,8 +1,10 @@
 -- One landing day of inference logs as the readers land it, whatever the file format: one row per
 -- record, every contract field as the text it was written as (stage_inference_logs.sql types and
 -- checks it), the other fields as segment attributes. A day with several batches (formats, CSV
--- files) collects them in landed_batches (landing_append.sql); a lone batch skips the copy and
--- `landed_rows` is its reader (landing_direct.sql).
+-- files), or with one that is costly to read again (JSONL, traces), collects them in
+-- landed_batches (landing_append.sql); a lone Parquet or CSV batch skips the copy and
+-- `landed_rows` is its reader (landing_direct.sql), Parquet's typed columns kept
+-- (landing_table_inference_logs.sql).
 CREATE OR REPLACE TEMP TABLE landed_batches (
     source_file VARCHAR NOT NULL,  -- the landing file
     line_number BIGINT NOT NULL,   -- the record's line (JSONL, CSV) / row (Parquet) / span position

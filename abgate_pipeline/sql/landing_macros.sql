@@ -1,8 +1,16 @@
--- Helpers the landing readers share, created once per connection before any reader runs.
+-- Helpers the landing readers and the validation (stage_*.sql) share, created once per connection
+-- before any reader runs.
 
 -- A struct (or map) of values as text, without its NULL entries: a row's segment attributes.
-CREATE OR REPLACE TEMP MACRO non_null_text(value_map) AS map_from_entries(list_filter(
-    map_entries(CAST(value_map AS MAP(VARCHAR, VARCHAR))), lambda kv: kv.value IS NOT NULL));
+-- Casting a struct to a map is cheap and building a map from entries is not, so the entries are
+-- only filtered when a value is NULL.
+CREATE OR REPLACE TEMP MACRO non_null_text(value_map) AS CASE
+    WHEN list_bool_and(list_transform(
+            map_values(CAST(value_map AS MAP(VARCHAR, VARCHAR))), lambda value: value IS NOT NULL))
+        THEN CAST(value_map AS MAP(VARCHAR, VARCHAR))
+    ELSE map_from_entries(list_filter(
+        map_entries(CAST(value_map AS MAP(VARCHAR, VARCHAR))), lambda kv: kv.value IS NOT NULL))
+END;
 
 -- A list of {key, value} entries as a map; a repeated key keeps its first value (map keys must
 -- be unique, and an attribute list can repeat a key).
@@ -70,6 +78,55 @@ CREATE OR REPLACE TEMP MACRO is_mapped_column(c, field_name) AS
 CREATE OR REPLACE TEMP MACRO is_segment_column(c) AS
     NOT list_contains(getvariable('abgate_consumed_columns'), lower(c));
 
+-- Whether column `c` goes into the struct of a table row's segments: a segment column or, when
+-- the batch has none (`abgate_has_segments`), the NULL placeholder column the source readers add
+-- (a struct cannot be empty).
+CREATE OR REPLACE TEMP MACRO is_segment_struct_column(c) AS is_segment_column(c)
+    OR (c = '_abgate_no_segment' AND NOT getvariable('abgate_has_segments'));
+
 -- Contract field `field_name` of a span: the first of its attribute keys that is set.
 CREATE OR REPLACE TEMP MACRO span_field(attrs, field_name) AS
     first_attribute(attrs, getvariable('abgate_attribute_keys')[field_name]);
+
+-- A landed field as a value of the contract's type, NULL where it is not one. Fields arrive as
+-- text, except where a table reader keeps a column's type (landing_table_*.sql): a column of
+-- exactly the contract's type is taken as it is, since its text would parse back to the same
+-- value; any other type is read through its text, as from every other format. typeof() is known
+-- when the query is bound, so each CASE folds to one branch.
+CREATE OR REPLACE TEMP MACRO bigint_value(field) AS CASE
+    WHEN typeof(field) = 'BIGINT' THEN TRY_CAST(field AS BIGINT)
+    ELSE TRY_CAST(CAST(field AS VARCHAR) AS BIGINT)
+END;
+CREATE OR REPLACE TEMP MACRO double_value(field) AS CASE
+    WHEN typeof(field) = 'DOUBLE' THEN TRY_CAST(field AS DOUBLE)
+    ELSE TRY_CAST(CAST(field AS VARCHAR) AS DOUBLE)
+END;
+CREATE OR REPLACE TEMP MACRO boolean_value(field) AS CASE
+    WHEN typeof(field) = 'BOOLEAN' THEN TRY_CAST(field AS BOOLEAN)
+    ELSE TRY_CAST(CAST(field AS VARCHAR) AS BOOLEAN)
+END;
+-- A timestamp as UTC time; text without an offset is UTC (the session's time zone).
+CREATE OR REPLACE TEMP MACRO timestamp_value(field) AS CASE
+    WHEN typeof(field) = 'TIMESTAMP WITH TIME ZONE' THEN TRY_CAST(field AS TIMESTAMPTZ)
+    ELSE TRY_CAST(CAST(field AS VARCHAR) AS TIMESTAMPTZ)
+END AT TIME ZONE 'UTC';
+
+-- Free text with its PII and secrets replaced by tokens. abgate_redact (redaction.py) is Python,
+-- called once per vector even when no text in it can hold PII, so the test it starts with, the
+-- union of its rules' hints (`abgate_redaction_hint`, set with the UDF), runs here first: texts
+-- that fail it come back unchanged from abgate_redact as well. Without the variable every text
+-- goes to abgate_redact.
+CREATE OR REPLACE TEMP MACRO redact(text) AS CASE
+    WHEN text IS NULL OR NOT regexp_matches(text, getvariable('abgate_redaction_hint')) THEN text
+    ELSE abgate_redact(text)
+END;
+
+-- An attribute map with its values redacted. Building a MAP costs more than testing its values,
+-- so the map is only rebuilt when a value may hold PII (or the test cannot tell).
+CREATE OR REPLACE TEMP MACRO redact_values(attrs) AS CASE
+    WHEN list_bool_or(list_transform(
+            map_values(attrs),
+            lambda value: coalesce(regexp_matches(value, getvariable('abgate_redaction_hint')), true)))
+        THEN map(map_keys(attrs), list_transform(map_values(attrs), lambda value: redact(value)))
+    ELSE attrs
+END;

@@ -7,7 +7,7 @@ SELECT
     file_row_number + 1 AS _abgate_line_number,
     NULL::VARCHAR AS _abgate_raw,
     NULL::VARCHAR AS _abgate_problem,
-    NULL::VARCHAR AS _abgate_no_segment  -- keeps the segment struct non-empty; always NULL
+    NULL::VARCHAR AS _abgate_no_segment  -- the segment struct of a file without segments
 FROM read_parquet(
     getvariable('abgate_files'),
     union_by_name = true,

@@ -1,24 +1,31 @@
 -- Validate one landing day of inference logs and store it. The records come from landed_rows,
 -- where every reader (JSONL, CSV, Parquet, OTLP, Phoenix) put them with each contract field as
--- text, so this one validation types and checks every format alike: each record gets the first
--- reason it cannot be accepted (NULL when it can). Free text is redacted here, before anything is
--- persisted. Needs the UDF abgate_redact.
+-- text (or in a Parquet column's type, read as its text), so this one validation types and checks
+-- every format alike: each record gets the first reason it cannot be accepted (NULL when it can).
+-- Free text is redacted here, before anything is persisted. Needs the UDF abgate_redact and
+-- landing_macros.sql.
 -- Params: $partition_date (DATE).
+
+-- The records with their fields typed (NULL where the field is not a value of the type). A view,
+-- read once for the checks and once for the rows stored: copying every record into a table in
+-- between cost more than reading landed_rows again (see landing_direct.sql).
+CREATE OR REPLACE TEMP VIEW typed_rows AS
+SELECT *,
+    timestamp_value("timestamp") AS ts,
+    bigint_value(input_tokens) AS input_tokens_value,
+    bigint_value(output_tokens) AS output_tokens_value,
+    double_value(cost_usd) AS cost_usd_value,
+    double_value(latency_ms) AS latency_ms_value,
+    boolean_value(fallback) AS fallback_value,
+    boolean_value(refusal) AS refusal_value,
+    boolean_value(schema_valid) AS schema_valid_value
+FROM landed_rows;
+
+-- Every record's fate, by its position: `reason` is NULL for a record to store. Only positions
+-- and reasons are kept; the records are read again where they are stored.
 CREATE OR REPLACE TEMP TABLE staged AS
-WITH typed AS (
-    SELECT *,
-        TRY_CAST("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS ts,
-        TRY_CAST(input_tokens AS BIGINT) AS input_tokens_value,
-        TRY_CAST(output_tokens AS BIGINT) AS output_tokens_value,
-        TRY_CAST(cost_usd AS DOUBLE) AS cost_usd_value,
-        TRY_CAST(latency_ms AS DOUBLE) AS latency_ms_value,
-        TRY_CAST(fallback AS BOOLEAN) AS fallback_value,
-        TRY_CAST(refusal AS BOOLEAN) AS refusal_value,
-        TRY_CAST(schema_valid AS BOOLEAN) AS schema_valid_value
-    FROM landed_rows
-),
-reasoned AS (
-    SELECT *,
+WITH reasoned AS (
+    SELECT source_file, line_number, request_id,
         CASE
             WHEN problem IS NOT NULL THEN problem
             WHEN coalesce(request_id, '') = '' THEN 'missing required field: request_id'
@@ -39,17 +46,21 @@ reasoned AS (
             WHEN experiment_id NOT IN (SELECT experiment_id FROM cfg_variants) THEN 'unknown experiment_id'
             WHEN (experiment_id, variant) NOT IN (SELECT (experiment_id, variant) FROM cfg_variants) THEN 'unknown variant'
         END AS first_problem
-    FROM typed
+    FROM typed_rows
 ),
--- Later copies of an accepted request_id, in file and line order. Only ids and positions go
--- through the window: sorting whole records (prompts and all) would cost more than the rest.
+-- request_ids accepted more than once: few, so only their records are sorted to find the copies.
+repeated AS (
+    SELECT request_id FROM reasoned WHERE first_problem IS NULL GROUP BY request_id HAVING count(*) > 1
+),
+-- Later copies of an accepted request_id, in file and line order.
 duplicates AS (
     SELECT source_file, line_number
-    FROM reasoned
+    FROM reasoned SEMI JOIN repeated USING (request_id)
     WHERE first_problem IS NULL
     QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY source_file, line_number) > 1
 )
-SELECT r.*, coalesce(r.first_problem, CASE WHEN d.line_number IS NOT NULL THEN 'duplicate request_id' END) AS reason
+SELECT r.source_file, r.line_number,
+    coalesce(r.first_problem, CASE WHEN d.line_number IS NOT NULL THEN 'duplicate request_id' END) AS reason
 FROM reasoned r
 LEFT JOIN duplicates d ON d.source_file = r.source_file AND d.line_number = r.line_number;
 
@@ -61,22 +72,28 @@ SELECT
     trace_id, model, prompt_version, rag_index_version,
     input_tokens_value, output_tokens_value, cost_usd_value, latency_ms_value,
     finish_reason, status, fallback_value, refusal_value, schema_valid_value,
-    abgate_redact(prompt), abgate_redact(response),
-    map(map_keys(attributes), list_transform(map_values(attributes), lambda v: abgate_redact(v))),
+    redact(prompt), redact(response), redact_values(attributes),
     source_file, line_number
-FROM staged
-WHERE reason IS NULL;
+FROM typed_rows t
+ANTI JOIN staged s
+    ON s.source_file = t.source_file AND s.line_number = t.line_number AND s.reason IS NOT NULL;
 
 DELETE FROM quarantine WHERE dataset = 'inference_logs' AND partition_date = $partition_date;
 
--- `raw` is the record as written (a JSONL or CSV line, an OTLP span), else its fields as JSON.
+-- `raw` is the record as written (a JSONL or CSV line, an OTLP span), else its fields as JSON,
+-- every field as text whatever type its reader kept.
 INSERT INTO quarantine
 SELECT
-    'inference_logs', $partition_date, source_file, line_number, reason,
-    abgate_redact(coalesce(raw, CAST(to_json(struct_pack(
-        request_id, "timestamp", experiment_id, variant, unit_id, correlation_key, trace_id,
-        model, prompt_version, rag_index_version, input_tokens, output_tokens, cost_usd,
-        latency_ms, finish_reason, status, fallback, refusal, schema_valid, prompt, response,
-        attributes)) AS VARCHAR)))
-FROM staged
-WHERE reason IS NOT NULL;
+    'inference_logs', $partition_date, l.source_file, l.line_number, s.reason,
+    redact(coalesce(raw, CAST(to_json(struct_pack(
+        request_id, "timestamp" := CAST("timestamp" AS VARCHAR), experiment_id, variant,
+        unit_id, correlation_key, trace_id, model, prompt_version, rag_index_version,
+        input_tokens := CAST(input_tokens AS VARCHAR),
+        output_tokens := CAST(output_tokens AS VARCHAR),
+        cost_usd := CAST(cost_usd AS VARCHAR), latency_ms := CAST(latency_ms AS VARCHAR),
+        finish_reason, status, fallback := CAST(fallback AS VARCHAR),
+        refusal := CAST(refusal AS VARCHAR), schema_valid := CAST(schema_valid AS VARCHAR),
+        prompt, response, attributes)) AS VARCHAR)))
+FROM landed_rows l
+JOIN staged s
+    ON s.source_file = l.source_file AND s.line_number = l.line_number AND s.reason IS NOT NULL;

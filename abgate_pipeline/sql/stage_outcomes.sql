@@ -1,16 +1,18 @@
 -- Validate one landing day of outcome events and store it (same shape as
--- stage_inference_logs.sql: every reader's records from landed_rows, one validation). The folder
--- date is the day the event arrived.
+-- stage_inference_logs.sql: every reader's records from landed_rows, one validation, a view of
+-- the typed records read for the checks and again for the rows stored). The folder date is the
+-- day the event arrived.
 -- Params: $partition_date (DATE).
+CREATE OR REPLACE TEMP VIEW typed_rows AS
+SELECT *,
+    double_value(value) AS value_number,
+    timestamp_value("timestamp") AS ts
+FROM landed_rows;
+
+-- Every record's fate, by its position: `reason` is NULL for a record to store.
 CREATE OR REPLACE TEMP TABLE staged AS
-WITH typed AS (
-    SELECT *,
-        TRY_CAST(value AS DOUBLE) AS value_number,
-        TRY_CAST("timestamp" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS ts
-    FROM landed_rows
-),
-reasoned AS (
-    SELECT *,
+WITH reasoned AS (
+    SELECT source_file, line_number, event_id,
         CASE
             WHEN problem IS NOT NULL THEN problem
             WHEN coalesce(event_id, '') = '' THEN 'missing required field: event_id'
@@ -22,15 +24,21 @@ reasoned AS (
             WHEN ts IS NULL THEN 'bad type: timestamp'
             WHEN CAST(ts AS DATE) <> $partition_date THEN 'timestamp outside partition'
         END AS first_problem
-    FROM typed
+    FROM typed_rows
 ),
+-- event_ids accepted more than once: few, so only their records are sorted to find the copies.
+repeated AS (
+    SELECT event_id FROM reasoned WHERE first_problem IS NULL GROUP BY event_id HAVING count(*) > 1
+),
+-- Later copies of an accepted event_id, in file and line order.
 duplicates AS (
     SELECT source_file, line_number
-    FROM reasoned
+    FROM reasoned SEMI JOIN repeated USING (event_id)
     WHERE first_problem IS NULL
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY source_file, line_number) > 1
 )
-SELECT r.*, coalesce(r.first_problem, CASE WHEN d.line_number IS NOT NULL THEN 'duplicate event_id' END) AS reason
+SELECT r.source_file, r.line_number,
+    coalesce(r.first_problem, CASE WHEN d.line_number IS NOT NULL THEN 'duplicate event_id' END) AS reason
 FROM reasoned r
 LEFT JOIN duplicates d ON d.source_file = r.source_file AND d.line_number = r.line_number;
 
@@ -40,15 +48,18 @@ INSERT INTO outcome_events
 SELECT
     $partition_date, event_id, correlation_key, outcome, value_number, ts, source,
     source_file, line_number, nullif(unit_id, '')
-FROM staged
-WHERE reason IS NULL;
+FROM typed_rows t
+ANTI JOIN staged s
+    ON s.source_file = t.source_file AND s.line_number = t.line_number AND s.reason IS NOT NULL;
 
 DELETE FROM quarantine WHERE dataset = 'outcomes' AND partition_date = $partition_date;
 
 INSERT INTO quarantine
 SELECT
-    'outcomes', $partition_date, source_file, line_number, reason,
-    abgate_redact(coalesce(raw, CAST(to_json(struct_pack(
-        event_id, correlation_key, outcome, value, "timestamp", source, unit_id, attributes)) AS VARCHAR)))
-FROM staged
-WHERE reason IS NOT NULL;
+    'outcomes', $partition_date, l.source_file, l.line_number, s.reason,
+    redact(coalesce(raw, CAST(to_json(struct_pack(
+        event_id, correlation_key, outcome, value := CAST(value AS VARCHAR),
+        "timestamp" := CAST("timestamp" AS VARCHAR), source, unit_id, attributes)) AS VARCHAR)))
+FROM landed_rows l
+JOIN staged s
+    ON s.source_file = l.source_file AND s.line_number = l.line_number AND s.reason IS NOT NULL;

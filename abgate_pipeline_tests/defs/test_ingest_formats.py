@@ -679,6 +679,64 @@ def test_quarantined_rows_keep_where_they_came_from(landed):
     assert [line for _, line, _ in parquet_rows] == [5, 6]
 
 
+def test_quarantined_parquet_records_keep_their_fields_as_text(landed):
+    """Typed Parquet columns reach the quarantine as the text of their values, like every format's
+    fields: the record as JSON of strings."""
+    (_, _, raw), _ = quarantined(landed, "inference_logs", INFERENCE_DAYS["parquet"])
+    lots = json.loads(raw)
+    assert lots["input_tokens"] == "lots" and lots["output_tokens"] == "289"
+    assert lots["timestamp"] == f"{day_of(INFERENCE_DAYS['parquet'])} 10:00:00.125+00"
+    assert (lots["cost_usd"], lots["latency_ms"]) == ("0.0008275", "724.0")
+    assert (lots["fallback"], lots["schema_valid"]) == ("false", "true")
+
+
+# Other types than the contract's, as other exporters write them: each is read as its text.
+ODD_INFERENCE_TYPES = {
+    "timestamp": pa.timestamp("ns"),  # no time zone: UTC
+    "input_tokens": pa.float64(),
+    "output_tokens": pa.int32(),
+    "cost_usd": pa.float32(),
+    "latency_ms": pa.float32(),
+    "fallback": pa.string(),
+    "refusal": pa.int8(),
+    "schema_valid": pa.bool_(),
+}
+
+
+def test_parquet_columns_of_other_types_store_what_csv_stores(tmp_path):
+    settings = make_settings(tmp_path)
+    rows = {offset: records(day_of(offset)) for offset in (0, 1)}
+    for offset, day_rows in rows.items():
+        day_rows[0]["input_tokens"] = 788.5  # not a count; '788.5' rounds from either format
+        day_rows[1]["fallback"] = "maybe"  # bad type: fallback
+        day_rows[2]["timestamp"] = iso(at(day_of(offset), 86_400 + 5))  # the next day
+        for row in day_rows:
+            row["refusal"] = int(row["refusal"])  # 0/1 read as booleans
+    where = folder(settings.landing_dir, "inference_logs", 0)
+    write_csv(where / "a.csv", rows[0])
+    where = folder(settings.landing_dir, "inference_logs", 1)
+    write_parquet(where / "a.parquet", rows[1], ODD_INFERENCE_TYPES)
+    result = ingest(settings, day_of(0), day_of(1))
+    assert result.success
+    landed = Landed(settings, result)
+    csv_rows, parquet_rows = stored_logs(landed, 0), stored_logs(landed, 1)
+    assert len(csv_rows) == 2 and parquet_rows == csv_rows
+    assert csv_rows[0][10] == 789
+    reasons = [[r[0] for r in quarantined(landed, "inference_logs", d)] for d in (0, 1)]
+    assert reasons[0] == reasons[1] == ["bad type: fallback", "timestamp outside partition"]
+
+
+def test_parquet_without_segment_columns_stores_no_attributes(tmp_path):
+    settings = make_settings(tmp_path)
+    rows = [{k: v for k, v in r.items() if k not in SEGMENTS} for r in records(day_of(0))]
+    write_parquet(
+        folder(settings.landing_dir, "inference_logs", 0) / "a.parquet", rows, INFERENCE_TYPES
+    )
+    result = ingest(settings, day_of(0), day_of(0))
+    assert result.success
+    assert [r[21] for r in stored_logs(Landed(settings, result), 0)] == [{}] * len(REQUESTS)
+
+
 def test_trace_ids_normalize_from_hex_and_base64(landed):
     for name in (
         "otlp hex, current names, flag event",
