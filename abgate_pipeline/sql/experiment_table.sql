@@ -126,15 +126,9 @@ FROM pre_events
 GROUP BY ALL
 UNION ALL
 SELECT $as_of, r.experiment_id, r.unit_id, 'column', c.name,
-       coalesce(sum(CASE c.name
-           WHEN 'input_tokens' THEN CAST(r.input_tokens AS DOUBLE)
-           WHEN 'output_tokens' THEN CAST(r.output_tokens AS DOUBLE)
-           WHEN 'cost_usd' THEN r.cost_usd
-           WHEN 'latency_ms' THEN r.latency_ms
-           WHEN 'fallback' THEN CAST(r.fallback AS DOUBLE)
-           WHEN 'refusal' THEN CAST(r.refusal AS DOUBLE)
-           WHEN 'schema_valid' THEN CAST(r.schema_valid AS DOUBLE)
-       END), 0)
+       coalesce(sum(log_column(c.name, CAST(r.input_tokens AS DOUBLE),
+           CAST(r.output_tokens AS DOUBLE), r.cost_usd, r.latency_ms, CAST(r.fallback AS DOUBLE),
+           CAST(r.refusal AS DOUBLE), CAST(r.schema_valid AS DOUBLE))), 0)
 FROM pre_requests r
 JOIN pre_columns c USING (experiment_id)
 GROUP BY ALL;

@@ -30,30 +30,17 @@ unit_metric AS (
            od.mature_sum AS den_outcome_sum,
            p.pre_value, pn.pre_value AS pre_num_value, pd.pre_value AS pre_den_value,
            m.cuped AND (m.kind = 'ratio' OR m.num_source = 'outcome') AS has_covariate,
-           CASE m.num_name
-               WHEN 'input_tokens' THEN u.input_tokens_sum WHEN 'output_tokens' THEN u.output_tokens_sum
-               WHEN 'cost_usd' THEN u.cost_usd_sum WHEN 'latency_ms' THEN u.latency_ms_sum
-               WHEN 'fallback' THEN u.fallback_sum WHEN 'refusal' THEN u.refusal_sum
-               WHEN 'schema_valid' THEN u.schema_valid_sum
-           END AS column_sum,
-           CASE m.num_name
-               WHEN 'input_tokens' THEN u.input_tokens_count WHEN 'output_tokens' THEN u.output_tokens_count
-               WHEN 'cost_usd' THEN u.cost_usd_count WHEN 'latency_ms' THEN u.latency_ms_count
-               WHEN 'fallback' THEN u.fallback_count WHEN 'refusal' THEN u.refusal_count
-               WHEN 'schema_valid' THEN u.schema_valid_count
-           END AS column_count,
-           CASE m.num_name
-               WHEN 'input_tokens' THEN u.input_tokens_mature_sum WHEN 'output_tokens' THEN u.output_tokens_mature_sum
-               WHEN 'cost_usd' THEN u.cost_usd_mature_sum WHEN 'latency_ms' THEN u.latency_ms_mature_sum
-               WHEN 'fallback' THEN u.fallback_mature_sum WHEN 'refusal' THEN u.refusal_mature_sum
-               WHEN 'schema_valid' THEN u.schema_valid_mature_sum
-           END AS column_mature_sum,
-           CASE m.den_name
-               WHEN 'input_tokens' THEN u.input_tokens_mature_sum WHEN 'output_tokens' THEN u.output_tokens_mature_sum
-               WHEN 'cost_usd' THEN u.cost_usd_mature_sum WHEN 'latency_ms' THEN u.latency_ms_mature_sum
-               WHEN 'fallback' THEN u.fallback_mature_sum WHEN 'refusal' THEN u.refusal_mature_sum
-               WHEN 'schema_valid' THEN u.schema_valid_mature_sum
-           END AS den_column_mature_sum
+           log_column(m.num_name, u.input_tokens_sum, u.output_tokens_sum, u.cost_usd_sum,
+               u.latency_ms_sum, u.fallback_sum, u.refusal_sum, u.schema_valid_sum) AS column_sum,
+           log_column(m.num_name, u.input_tokens_count, u.output_tokens_count, u.cost_usd_count,
+               u.latency_ms_count, u.fallback_count, u.refusal_count, u.schema_valid_count
+           ) AS column_count,
+           log_column(m.num_name, u.input_tokens_mature_sum, u.output_tokens_mature_sum,
+               u.cost_usd_mature_sum, u.latency_ms_mature_sum, u.fallback_mature_sum,
+               u.refusal_mature_sum, u.schema_valid_mature_sum) AS column_mature_sum,
+           log_column(m.den_name, u.input_tokens_mature_sum, u.output_tokens_mature_sum,
+               u.cost_usd_mature_sum, u.latency_ms_mature_sum, u.fallback_mature_sum,
+               u.refusal_mature_sum, u.schema_valid_mature_sum) AS den_column_mature_sum
     FROM units u
     JOIN cfg_metrics m ON m.experiment_id = u.experiment_id AND m.kind <> 'quantile'
     LEFT JOIN outcomes on_

@@ -28,15 +28,10 @@ FROM (
 CREATE OR REPLACE TEMP TABLE quantile_obs AS
 WITH obs AS (
     SELECT c.cell,
-           CASE c.num_name
-               WHEN 'latency_ms' THEN l.latency_ms
-               WHEN 'cost_usd' THEN l.cost_usd
-               WHEN 'input_tokens' THEN CAST(l.input_tokens AS DOUBLE)
-               WHEN 'output_tokens' THEN CAST(l.output_tokens AS DOUBLE)
-               WHEN 'fallback' THEN CAST(l.fallback AS DOUBLE)
-               WHEN 'refusal' THEN CAST(l.refusal AS DOUBLE)
-               WHEN 'schema_valid' THEN CAST(l.schema_valid AS DOUBLE)
-           END AS v
+           log_column(c.num_name, CAST(l.input_tokens AS DOUBLE),
+               CAST(l.output_tokens AS DOUBLE), l.cost_usd, l.latency_ms,
+               CAST(l.fallback AS DOUBLE), CAST(l.refusal AS DOUBLE),
+               CAST(l.schema_valid AS DOUBLE)) AS v
     FROM experiment_requests($as_of) l
     JOIN quantile_units u USING (experiment_id, unit_id)
     JOIN quantile_cells c

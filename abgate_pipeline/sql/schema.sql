@@ -264,6 +264,18 @@ later_copies AS (
 )
 SELECT o.* EXCLUDE (row_id) FROM arrived o ANTI JOIN later_copies c USING (row_id);
 
+-- The one of the seven numeric log columns that `name` names, given their values in contract
+-- order (a request's values, or a unit's sums of them): where a metric's configured column name
+-- picks its value.
+CREATE OR REPLACE MACRO log_column(
+    name, input_tokens, output_tokens, cost_usd, latency_ms, fallback, refusal, schema_valid
+) AS CASE name
+    WHEN 'input_tokens' THEN input_tokens WHEN 'output_tokens' THEN output_tokens
+    WHEN 'cost_usd' THEN cost_usd WHEN 'latency_ms' THEN latency_ms
+    WHEN 'fallback' THEN fallback WHEN 'refusal' THEN refusal
+    WHEN 'schema_valid' THEN schema_valid
+END;
+
 -- Whether column `c` of the requests is a log column some metric reads (experiment_table.sql).
 CREATE OR REPLACE MACRO metric_column(c) AS
     c = '_abgate_no_column' OR list_contains(getvariable('abgate_metric_columns'), c);
