@@ -14,21 +14,45 @@
 -- such cells), then added up overall and per segment: segmenting the units themselves would
 -- repeat every unit-metric row once per segment.
 -- Params: $as_of (DATE).
-WITH units AS (
-    SELECT * FROM experiment_units WHERE as_of = $as_of AND n_variants = 1
+WITH unit_outcomes AS (
+    -- One row per unit with outcome events: each outcome a metric reads, by name. Joining the
+    -- units to this once (not once per unit x metric, and not once per outcome) keeps the join
+    -- to one probe row per unit: at 28M units x 6 metrics the per-metric joins spilled >60 GB.
+    SELECT experiment_id, unit_id,
+           map(list(name), list({'sum': mature_sum, 'any': mature_any, 'present': mature_present}))
+               AS outcome
+    FROM experiment_unit_values
+    WHERE as_of = $as_of AND source = 'outcome'
+      AND name IN (SELECT num_name FROM cfg_metrics WHERE num_source = 'outcome'
+                   UNION ALL SELECT den_name FROM cfg_metrics WHERE den_source = 'outcome')
+    GROUP BY experiment_id, unit_id
 ),
-outcomes AS (
-    SELECT * FROM experiment_unit_values WHERE as_of = $as_of AND source = 'outcome'
+unit_pre AS (
+    -- The same for the pre-period totals (CUPED), keyed 'outcome:<name>' or 'column:<name>'.
+    SELECT experiment_id, unit_id, map(list(source || ':' || outcome), list(pre_value)) AS pre
+    FROM experiment_unit_pre
+    WHERE as_of = $as_of
+    GROUP BY experiment_id, unit_id
 ),
-pre AS (
-    SELECT * FROM experiment_unit_pre WHERE as_of = $as_of
+units AS (
+    SELECT u.*, o.outcome, p.pre
+    FROM experiment_units u
+    LEFT JOIN unit_outcomes o USING (experiment_id, unit_id)
+    LEFT JOIN unit_pre p USING (experiment_id, unit_id)
+    WHERE u.as_of = $as_of AND u.n_variants = 1
 ),
 unit_metric AS (
-    SELECT u.experiment_id, u.unit_id, u.variant, u.attributes, u.n_mature_keys,
+    SELECT u.experiment_id, u.variant, u.attributes, u.n_mature_keys,
            m.metric, m.kind, m.num_source, m.den_source, m.missing,
-           on_.mature_sum, on_.mature_any, on_.mature_present,
-           od.mature_sum AS den_outcome_sum,
-           p.pre_value, pn.pre_value AS pre_num_value, pd.pre_value AS pre_den_value,
+           CASE WHEN m.num_source = 'outcome' THEN u.outcome[m.num_name] END AS num_outcome,
+           CASE WHEN m.kind = 'ratio' AND m.den_source = 'outcome' THEN u.outcome[m.den_name].sum
+           END AS den_outcome_sum,
+           CASE WHEN m.cuped AND m.kind <> 'ratio' THEN u.pre['outcome:' || m.num_name] END
+               AS pre_value,
+           CASE WHEN m.cuped AND m.kind = 'ratio' THEN u.pre[m.num_source || ':' || m.num_name]
+           END AS pre_num_value,
+           CASE WHEN m.cuped AND m.kind = 'ratio' THEN u.pre[m.den_source || ':' || m.den_name]
+           END AS pre_den_value,
            m.cuped AND (m.kind = 'ratio' OR m.num_source = 'outcome') AS has_covariate,
            log_column(m.num_name, u.input_tokens_sum, u.output_tokens_sum, u.cost_usd_sum,
                u.latency_ms_sum, u.fallback_sum, u.refusal_sum, u.schema_valid_sum) AS column_sum,
@@ -43,36 +67,21 @@ unit_metric AS (
                u.refusal_mature_sum, u.schema_valid_mature_sum) AS den_column_mature_sum
     FROM units u
     JOIN cfg_metrics m ON m.experiment_id = u.experiment_id AND m.kind <> 'quantile'
-    LEFT JOIN outcomes on_
-      ON m.num_source = 'outcome' AND on_.experiment_id = u.experiment_id
-     AND on_.unit_id = u.unit_id AND on_.name = m.num_name
-    LEFT JOIN outcomes od
-      ON m.kind = 'ratio' AND m.den_source = 'outcome' AND od.experiment_id = u.experiment_id
-     AND od.unit_id = u.unit_id AND od.name = m.den_name
-    LEFT JOIN pre p
-      ON m.cuped AND m.kind <> 'ratio' AND p.experiment_id = u.experiment_id
-     AND p.unit_id = u.unit_id AND p.source = 'outcome' AND p.outcome = m.num_name
-    LEFT JOIN pre pn
-      ON m.cuped AND m.kind = 'ratio' AND pn.experiment_id = u.experiment_id
-     AND pn.unit_id = u.unit_id AND pn.source = m.num_source AND pn.outcome = m.num_name
-    LEFT JOIN pre pd
-      ON m.cuped AND m.kind = 'ratio' AND pd.experiment_id = u.experiment_id
-     AND pd.unit_id = u.unit_id AND pd.source = m.den_source AND pd.outcome = m.den_name
 ),
 unit_values AS (
     SELECT experiment_id, variant, attributes, metric, kind,
         CASE
             WHEN kind = 'ratio' THEN
                 CASE WHEN n_mature_keys > 0 THEN
-                    coalesce(CASE num_source WHEN 'column' THEN column_mature_sum ELSE mature_sum END, 0)
+                    coalesce(CASE num_source WHEN 'column' THEN column_mature_sum ELSE num_outcome.sum END, 0)
                 END
             WHEN num_source = 'column' AND kind = 'count' THEN column_sum
             WHEN num_source = 'column' THEN column_sum / nullif(column_count, 0)
             WHEN n_mature_keys = 0 THEN NULL
-            WHEN kind = 'proportion' THEN coalesce(mature_any, 0) / n_mature_keys
-            WHEN kind = 'count' THEN coalesce(mature_sum, 0)
-            WHEN missing = 'exclude' THEN mature_sum / nullif(mature_present, 0)
-            ELSE coalesce(mature_sum, 0) / n_mature_keys
+            WHEN kind = 'proportion' THEN coalesce(num_outcome.any, 0) / n_mature_keys
+            WHEN kind = 'count' THEN coalesce(num_outcome.sum, 0)
+            WHEN missing = 'exclude' THEN num_outcome.sum / nullif(num_outcome.present, 0)
+            ELSE coalesce(num_outcome.sum, 0) / n_mature_keys
         END AS y,
         CASE
             WHEN kind = 'ratio' AND n_mature_keys > 0 THEN coalesce(
