@@ -24,17 +24,44 @@ from abgate_pipeline.stats import order_statistic_ranks
 GX_CHECK = "metric_frames_expectations"
 
 
+# Cells with fewer values are sorted whole (instantly); above it the 1 % sample holds enough
+# values that its quantile, TAIL_MARGIN below the lowest wanted rank, is almost always below it.
+TAIL_MIN_N = 100_000
+TAIL_MARGIN = 0.02
+
+
+def tail_threshold(n: int, first_rank: int, probs, sample_quantiles) -> float | None:
+    """The value from which step 2 sorts a cell: the sample quantile at the largest grid
+    probability at least TAIL_MARGIN below `first_rank / n`; None (sort the whole cell) for a
+    small cell, an empty sample or no such probability. A wrong guess costs time, not accuracy
+    (quantile_values.sql sorts the whole cell when too many values fall below it)."""
+    if n < TAIL_MIN_N or sample_quantiles is None:
+        return None
+    limit = first_rank / n - TAIL_MARGIN
+    below = [value for p, value in zip(probs, sample_quantiles, strict=True) if p <= limit]
+    return float(below[-1]) if below else None
+
+
 def quantile_ranks(counts: pd.DataFrame, alpha_by_experiment: dict[str, float]) -> pd.DataFrame:
-    """The order-statistic ranks to fetch for each quantile group (estimate, CI low and high)."""
+    """The order-statistic ranks to fetch for each quantile group (estimate, CI low and high),
+    and the threshold from which to sort."""
     rows = []
     for row in counts.itertuples(index=False):
-        lo, hi = order_statistic_ranks(
-            int(row.n), float(row.q), alpha_by_experiment[row.experiment_id]
+        n = int(row.n)
+        lo, hi = order_statistic_ranks(n, float(row.q), alpha_by_experiment[row.experiment_id])
+        est = min(max(1, math.ceil(n * row.q)), n)
+        threshold = tail_threshold(n, min(lo, est), row.sample_probs, row.sample_quantiles)
+        rows.append(
+            {
+                **row._asdict(),
+                "est_rank": est,
+                "lo_rank": lo,
+                "hi_rank": hi,
+                "threshold": threshold,
+            }
         )
-        est = min(max(1, math.ceil(row.n * row.q)), int(row.n))
-        rows.append({**row._asdict(), "est_rank": est, "lo_rank": lo, "hi_rank": hi})
-    columns = [*counts.columns, "est_rank", "lo_rank", "hi_rank"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["experiment_id", "metric", "variant", "segment", "segment_value", "n", "q"]
+    return pd.DataFrame(rows, columns=[*columns, "est_rank", "lo_rank", "hi_rank", "threshold"])
 
 
 @asset(
