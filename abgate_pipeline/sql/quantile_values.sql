@@ -1,5 +1,5 @@
--- Step 2 of 2: the order statistics at the chosen ranks. Needs quantile_cells, quantile_obs
--- (step 1) and quantile_ranks(experiment_id, metric, variant, segment, segment_value, n, q,
+-- Step 2 of 2: the order statistics at the chosen ranks. Needs quantile_cells,
+-- quantile_cell_bases, quantile_obs (step 1) and quantile_ranks(experiment_id, metric, variant, segment, segment_value, n, q,
 -- est_rank, lo_rank, hi_rank, threshold). Only a cell's values at or above its threshold are
 -- sorted (for a p95 that is the top few percent); the values below it are counted and the ranks
 -- continue from that count. A threshold that is too high (as many values below it as the
@@ -12,7 +12,9 @@ WITH wanted AS (
 ),
 below AS (
     SELECT w.cell, count(*) FILTER (WHERE o.v < w.threshold) AS n_below
-    FROM quantile_obs o JOIN wanted w USING (cell)
+    FROM quantile_obs o
+    JOIN quantile_cell_bases m USING (base)
+    JOIN wanted w USING (cell)
     GROUP BY w.cell
 ),
 cutoffs AS (
@@ -22,10 +24,12 @@ cutoffs AS (
     FROM wanted w JOIN below b USING (cell)
 ),
 ranked AS (
-    SELECT o.cell, o.v,
-           k.rank_offset + row_number() OVER (PARTITION BY o.cell ORDER BY o.v) AS rk
-    FROM quantile_obs o JOIN cutoffs k USING (cell)
-    WHERE k.cutoff IS NULL OR o.v >= k.cutoff
+    SELECT m.cell, o.v,
+           k.rank_offset + row_number() OVER (PARTITION BY m.cell ORDER BY o.v) AS rk
+    FROM quantile_obs o
+    JOIN quantile_cell_bases m USING (base)
+    JOIN cutoffs k USING (cell)
+    WHERE o.v IS NOT NULL AND (k.cutoff IS NULL OR o.v >= k.cutoff)
 )
 SELECT $as_of AS as_of, k.experiment_id, k.metric, 'quantile' AS kind, k.variant, k.segment,
        k.segment_value, k.n,

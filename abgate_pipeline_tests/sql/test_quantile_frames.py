@@ -38,8 +38,9 @@ KEY = ["metric", "variant", "segment", "segment_value"]
 
 @pytest.fixture(scope="module")
 def requests() -> pd.DataFrame:
-    """3,000 requests of 600 units; a unit's variant and tier are its own for all its requests,
-    one unit (u0) is served both variants and must be left out; values tie often (rounded)."""
+    """3,000 requests of 600 units; a unit's variant and tier are its own for all its requests
+    (30 units have no tier: segment value `(missing)`), one unit (u0) is served both variants
+    and must be left out; values tie often (rounded)."""
     rng = np.random.default_rng(11)
     units = pd.DataFrame(
         {
@@ -48,6 +49,7 @@ def requests() -> pd.DataFrame:
             "tier": rng.choice(["gold", "basic", "free"], 600),
         }
     )
+    units.loc[units.index[1:31], "tier"] = None
     rows = units.sample(3000, replace=True, random_state=3).reset_index(drop=True)
     rows["latency_ms"] = np.round(rng.lognormal(6, 0.6, len(rows)), -1)
     rows.loc[rng.random(len(rows)) < 0.05, "latency_ms"] = np.nan  # not logged: not a value
@@ -93,7 +95,7 @@ def con(requests, tmp_path_factory) -> duckdb.DuckDBPyConnection:
 
 def expected(requests: pd.DataFrame) -> pd.DataFrame:
     """Each cell's n and order statistics, from the requests with numpy."""
-    kept = requests[requests["unit_id"] != "u0"]
+    kept = requests[requests["unit_id"] != "u0"].fillna({"tier": "(missing)"})
     rows = []
     for metric, column, q in (("p90_latency", "latency_ms", 0.9), ("median_tokens", "output_tokens", 0.5)):  # fmt: skip
         for variant, by_variant in kept.groupby("variant"):
@@ -126,7 +128,8 @@ def quantile_frames(con, ranks_with=None) -> pd.DataFrame:
 def test_cells_and_order_statistics_match_numpy(con, requests):
     got = quantile_frames(con)
     want = expected(requests)
-    assert len(got) == len(want) == 2 * 2 * 4  # 2 metrics x 2 variants x (overall + 3 tiers)
+    # 2 metrics x 2 variants x (overall + 3 tiers + missing)
+    assert len(got) == len(want) == 2 * 2 * 5
     pd.testing.assert_frame_equal(
         got[[*KEY, "n", "q_estimate", "q_lo", "q_hi"]], want, check_dtype=False
     )
@@ -142,6 +145,7 @@ def true_value_at(requests, rank_fraction):
         for row in ranks.itertuples():
             column = "latency_ms" if row.metric == "p90_latency" else "output_tokens"
             kept = requests[(requests["unit_id"] != "u0") & (requests["variant"] == row.variant)]
+            kept = kept.fillna({"tier": "(missing)"})
             if row.segment == "tier":
                 kept = kept[kept["tier"] == row.segment_value]
             ordered = np.sort(kept[column].dropna().to_numpy(dtype=float))
