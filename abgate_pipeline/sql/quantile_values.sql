@@ -1,9 +1,10 @@
 -- Step 2 of 2: the order statistics at the chosen ranks. Needs quantile_cells,
--- quantile_cell_bases, quantile_obs (step 1) and quantile_ranks(experiment_id, metric, variant, segment, segment_value, n, q,
--- est_rank, lo_rank, hi_rank, threshold). Only a cell's values at or above its threshold are
--- sorted (for a p95 that is the top few percent); the values below it are counted and the ranks
--- continue from that count. A threshold that is too high (as many values below it as the
--- lowest wanted rank), or none, means the whole cell is sorted: exact either way.
+-- quantile_cell_bases, quantile_obs (step 1) and quantile_ranks(experiment_id, metric, variant,
+-- segment, segment_value, n, q, est_rank, lo_rank, hi_rank, threshold). Only a cell's values at
+-- or above its threshold are sorted (for a p95 that is the top few percent); the values below
+-- it are counted and the ranks continue from that count. A threshold that is too high (as many
+-- values below it as the lowest wanted rank), or none, means the whole cell is sorted: exact
+-- either way.
 -- Params: $as_of (DATE).
 WITH wanted AS (
     SELECT r.*, c.cell, least(r.est_rank, r.lo_rank) AS first_rank
