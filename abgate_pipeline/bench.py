@@ -17,6 +17,9 @@ resident memory are its own:
 and, reported on its own line and not in the ratio, `backfill`: `abgate run --from --to` on a
 fresh warehouse, which recomputes the experiment table once per as-of day.
 
+With `--reuse-landing` a kept workdir's landing files are measured again (every contender from
+scratch) instead of generated anew: generating 100M events takes minutes.
+
 The per-variant statistics of every contender must agree or the benchmark fails. The last line
 is machine-readable: `ratio_vs_duckdb=<graph / duckdb wall time> peak_rss_mb=<graph> events=<N>`.
 
@@ -79,6 +82,10 @@ LABELS = {
 
 class ContenderFailed(RuntimeError):
     """A child process exited with an error; the message ends with its log's tail."""
+
+
+class LandingNotReusable(RuntimeError):
+    """`--reuse-landing` found no landing files generated for this workload."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,7 @@ def generate(workload: Workload) -> dict:
             counts["outcome_events"] += len(outcomes["ts"])
     files = sorted(workload.landing.rglob("*.parquet"))
     return {
+        "workload": {"events": workload.events, "days": workload.days, "seed": workload.seed},
         **counts,
         "units": traffic.units,
         "files": len(files),
@@ -708,6 +716,7 @@ def spawn(name: str, workload: Workload) -> dict:
     logs every event); graph contenders get their own warehouse, reports, flag file and Dagster
     home under `<workdir>/<name>/`."""
     own = workload.workdir / name
+    shutil.rmtree(own, ignore_errors=True)  # a re-run on reused landing files starts afresh
     env = {
         **os.environ,
         "ABGATE_LANDING_DIR": str(workload.landing),
@@ -813,17 +822,44 @@ def report(workload: Workload, results: dict[str, dict]) -> list[str]:
     return lines
 
 
-def run_bench(workload: Workload, *, skip_pandas: bool, skip_backfill: bool) -> int:
-    """Generate, run every contender in its own process, check agreement, print the report."""
-    workload.workdir.mkdir(parents=True, exist_ok=True)
-    write_experiments(workload)
-    generated = spawn("generate", workload)
+def reused_landing(workload: Workload) -> dict:
+    """The result of the generation that wrote `workload`'s landing files, if it was for the same
+    events, days and seed (measuring other files would mislabel the results)."""
+    path = workload.results / "generate.json"
+    if not path.exists() or not workload.experiments_file.exists():
+        raise LandingNotReusable(f"{workload.workdir} holds no kept landing files")
+    generated = json.loads(path.read_text())
+    wanted = {"events": workload.events, "days": workload.days, "seed": workload.seed}
+    found = generated["detail"].get("workload")
+    if found != wanted:
+        raise LandingNotReusable(
+            f"{workload.workdir} holds landing files for {found}, not for {wanted}"
+        )
+    return generated
+
+
+def run_bench(
+    workload: Workload, *, skip_pandas: bool, skip_backfill: bool, reuse_landing: bool = False
+) -> int:
+    """Generate (or reuse the landing files), run every contender in its own process, check
+    agreement, print the report."""
+    if reuse_landing:
+        generated = reused_landing(workload)
+        for stale in workload.results.glob("*.json"):  # the earlier run's contenders
+            if stale.stem != "generate":
+                stale.unlink()
+    else:
+        workload.workdir.mkdir(parents=True, exist_ok=True)
+        write_experiments(workload)
+        generated = spawn("generate", workload)
     gen = generated["detail"]
+    verb = "reusing the earlier run's" if reuse_landing else "generated"
     print(
-        f"generated {gen['requests']:,} inference events and {gen['outcome_events']:,} outcome "
+        f"{verb} {gen['requests']:,} inference events and {gen['outcome_events']:,} outcome "
         f"events ({gen['outcome_events'] / gen['requests']:.2f} per request; {gen['units']:,} "
         f"users, {gen['keys']:,} tickets) over {workload.days} days: {gen['files']} Parquet "
-        f"files, {gen['parquet_mb']:,} MB, in {generated['seconds']:.1f} s",
+        f"files, {gen['parquet_mb']:,} MB, {'generated ' if reuse_landing else ''}in "
+        f"{generated['seconds']:.1f} s",
         flush=True,
     )
     results = {}
@@ -857,6 +893,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--skip-backfill", action="store_true", help="do not run the every-as-of backfill"
     )
+    parser.add_argument(
+        "--reuse-landing",
+        action="store_true",
+        help="measure the landing files a kept run left in --workdir (same --events, --days, "
+        "--seed) instead of generating them; implies --keep",
+    )
     parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
     return parser
 
@@ -869,18 +911,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.contender:
         run_contender(args.contender, Workload(args.workdir, args.events, args.days, args.seed))
         return 0
+    if args.reuse_landing and not args.workdir:
+        parser.error("--reuse-landing needs the --workdir of a kept run")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="abgate-bench-"))
-    if workdir.exists() and any(workdir.iterdir()):
+    if not args.reuse_landing and workdir.exists() and any(workdir.iterdir()):
         parser.error(f"--workdir {workdir} is not empty (the benchmark needs a fresh warehouse)")
+    keep = args.keep or args.reuse_landing
     workload = Workload(workdir.resolve(), args.events, args.days, args.seed)
-    print(f"workdir {workload.workdir} ({'kept' if args.keep else 'removed'} afterwards)")
+    print(f"workdir {workload.workdir} ({'kept' if keep else 'removed'} afterwards)")
     try:
-        return run_bench(workload, skip_pandas=args.skip_pandas, skip_backfill=args.skip_backfill)
-    except ContenderFailed as failure:
+        return run_bench(
+            workload,
+            skip_pandas=args.skip_pandas,
+            skip_backfill=args.skip_backfill,
+            reuse_landing=args.reuse_landing,
+        )
+    except (ContenderFailed, LandingNotReusable) as failure:
         print(failure, file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(workload.workdir, ignore_errors=True)
 
 

@@ -46,3 +46,32 @@ def test_disagreement_is_reported():
     results = {"graph": {"stats": stats}, "pandas": {"stats": off}}
     assert len(disagreements(results)) == len(CHECKED_METRICS)
     assert disagreements({"graph": {"stats": stats}, "duckdb": {"stats": stats}}) == []
+
+
+def test_reuse_landing_measures_the_kept_files_again(tmp_path, capsys):
+    """A second run on a kept workdir measures the same landing files with every contender
+    afresh; a workdir generated for another workload is refused."""
+    workdir = tmp_path / "bench"
+    argv = ["--events", "5000", "--days", "5", "--workdir", str(workdir), "--skip-pandas"]
+    assert main([*argv, "--skip-backfill", "--keep"]) == 0
+    landing = {p: p.stat().st_mtime_ns for p in (workdir / "landing").rglob("*.parquet")}
+    generated = (workdir / "results" / "generate.json").read_text()
+    first_graph = json.loads((workdir / "results" / "graph.json").read_text())
+    capsys.readouterr()
+
+    (workdir / "results" / "pandas.json").write_text("{}")  # a contender not run again
+    assert main([*argv, "--skip-backfill", "--reuse-landing"]) == 0
+    out = capsys.readouterr().out
+    assert "reusing the earlier run's 5,000 inference events" in out
+    assert re.search(r"^ratio_vs_duckdb=\d+\.\d\d peak_rss_mb=\d+ events=5000$", out, re.M)
+    assert {p: p.stat().st_mtime_ns for p in (workdir / "landing").rglob("*.parquet")} == landing
+    assert (workdir / "results" / "generate.json").read_text() == generated
+    second_graph = json.loads((workdir / "results" / "graph.json").read_text())
+    assert second_graph["stats"]["resolution_rate"]  # same files, same statistics
+    assert disagreements({"graph": first_graph, "rerun": second_graph}) == []
+    assert workdir.exists()  # --reuse-landing keeps the workdir
+    assert not (workdir / "results" / "pandas.json").exists()  # no stale results beside new ones
+
+    assert main(["--events", "6000", "--days", "5", "--workdir", str(workdir), "--reuse-landing"]) == 1  # fmt: skip
+    assert "not for {'events': 6000" in capsys.readouterr().err
+    assert main(["--events", "5000", "--workdir", str(tmp_path / "none"), "--reuse-landing"]) == 1
