@@ -885,7 +885,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=int, default=1_000_000, help="inference events (N)")
     parser.add_argument("--days", type=int, default=14, help="landing days (as-of = the last)")
     parser.add_argument(
-        "--workdir", type=Path, help="empty or new folder for the files (default: a temp folder)"
+        "--workdir",
+        type=Path,
+        help="empty or new folder for the files (default: a temp folder); with --reuse-landing, "
+        "the folder of a kept run",
     )
     parser.add_argument("--keep", action="store_true", help="keep the workdir afterwards")
     parser.add_argument("--seed", type=int, default=20261125)
