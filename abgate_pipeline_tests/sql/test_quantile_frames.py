@@ -103,11 +103,24 @@ def con(requests, tmp_path_factory) -> duckdb.DuckDBPyConnection:
     return warehouse_with(requests, tmp_path_factory.mktemp("cfg") / "experiments.yaml")
 
 
+COLUMNS = {"p90_latency": "latency_ms", "median_tokens": "output_tokens"}
+
+
+def cell_values(requests: pd.DataFrame, cell) -> np.ndarray:
+    """The sorted values of one cell (a row with metric, variant, segment, segment_value)."""
+    kept = requests[(requests["unit_id"] != "u0") & (requests["variant"] == cell.variant)]
+    kept = kept.fillna({"tier": "(missing)"})
+    if cell.segment == "tier":
+        kept = kept[kept["tier"] == cell.segment_value]
+    return np.sort(kept[COLUMNS[cell.metric]].dropna().to_numpy(dtype=float))
+
+
 def expected(requests: pd.DataFrame) -> pd.DataFrame:
     """Each cell's n and order statistics, from the requests with numpy."""
     kept = requests[requests["unit_id"] != "u0"].fillna({"tier": "(missing)"})
     rows = []
-    for metric, column, q in (("p90_latency", "latency_ms", 0.9), ("median_tokens", "output_tokens", 0.5)):  # fmt: skip
+    for metric, q in (("p90_latency", 0.9), ("median_tokens", 0.5)):
+        column = COLUMNS[metric]
         for variant, by_variant in kept.groupby("variant"):
             groups = [("__all__", "__all__", by_variant)]
             groups += [("tier", tier, g) for tier, g in by_variant.groupby("tier")]
@@ -153,12 +166,7 @@ def true_value_at(requests, rank_fraction):
         want = expected(requests).set_index(KEY)
         thresholds = []
         for row in ranks.itertuples():
-            column = "latency_ms" if row.metric == "p90_latency" else "output_tokens"
-            kept = requests[(requests["unit_id"] != "u0") & (requests["variant"] == row.variant)]
-            kept = kept.fillna({"tier": "(missing)"})
-            if row.segment == "tier":
-                kept = kept[kept["tier"] == row.segment_value]
-            ordered = np.sort(kept[column].dropna().to_numpy(dtype=float))
+            ordered = cell_values(requests, row)
             assert ordered.size == want.loc[(row.metric, row.variant, row.segment, row.segment_value), "n"]  # fmt: skip
             thresholds.append(ordered[int(rank_fraction * (ordered.size - 1))])
         return ranks.assign(threshold=thresholds)
@@ -218,12 +226,7 @@ def test_sampled_thresholds_sort_only_the_tail_and_stay_exact(tmp_path, monkeypa
     assert ranks["threshold"].notna().mean() > 0.8
     tails = []
     for row in ranks[ranks["threshold"].notna()].itertuples():
-        column = "latency_ms" if row.metric == "p90_latency" else "output_tokens"
-        kept = requests[(requests["unit_id"] != "u0") & (requests["variant"] == row.variant)]
-        kept = kept.fillna({"tier": "(missing)"})
-        if row.segment == "tier":
-            kept = kept[kept["tier"] == row.segment_value]
-        below = int((kept[column] < row.threshold).sum())
+        below = int((cell_values(requests, row) < row.threshold).sum())
         if below < min(row.lo_rank, row.est_rank):  # the tail holds every wanted rank
             tails.append(below / row.n)
     # Small samples (tens of values for the smallest cells) sometimes put the threshold above
