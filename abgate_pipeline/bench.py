@@ -14,8 +14,13 @@ resident memory are its own:
    the same attribution-window semantics.
 3. `pandas`: `read_parquet` + merge + groupby computing the same (only for N <= 10M).
 
-and, reported on its own line and not in the ratio, `backfill`: `abgate run --from --to` on a
-fresh warehouse, which recomputes the experiment table once per as-of day.
+and, reported on their own lines and not in the ratio:
+- `store`: the floor under ingest. Every landing file copied as it is into a fresh DuckDB file
+  (a transaction per day and dataset, as ingest commits them), with nothing else: no
+  validation, redaction, quarantine or analysis. What storing the rows alone costs, next to
+  the query that only reads them.
+- `backfill`: `abgate run --from --to` on a fresh warehouse, which recomputes the experiment
+  table once per as-of day.
 
 With `--reuse-landing` a kept workdir's landing files are measured again (every contender from
 scratch) instead of generated anew: generating 100M events takes minutes.
@@ -26,7 +31,8 @@ is machine-readable: `ratio_vs_duckdb=<graph / duckdb wall time> peak_rss_mb=<gr
 Choices that shape the numbers:
 - Prompts and responses are absent (as when a team logs metadata only): redaction then costs
   only the engine-side RE2 pre-filter over the segment attribute, never the Python UDF.
-- The hand-written query runs under the warehouse's DuckDB memory limit, so both spill alike.
+- The hand-written query and the store floor run under the warehouse's DuckDB settings
+  (`warehouse.connection_config`: memory limit, no vacuum tasks), so all spill alike.
 - Peak memory is VmHWM of the child's own address space, not `ru_maxrss` (which inherits the
   parent's peak across vfork + exec, see `peak_rss_mb`).
 - Heavy libraries are imported inside the contender that uses them, so no child pays for
@@ -60,7 +66,6 @@ EXPERIMENT_ID = "support-bot-model-upgrade"
 CHECKED_METRICS = ("resolution_rate", "refusal_rate")  # the primary metric and a guardrail
 PANDAS_MAX_EVENTS = 10_000_000
 REL_TOL = 1e-9
-MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT = "ABGATE_DUCKDB_MEMORY_LIMIT", "1GB"
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -71,11 +76,12 @@ CSAT_RATE = 0.06  # surveyed tickets; with resolutions this gives ~0.3 outcome e
 KEYS_PER_CHUNK = 2_000_000  # ~3.5M requests per generation chunk: bounded memory at any N
 MAX_CONVERSATION_MS = 29 * MINUTE_MS  # requests of one ticket stay within half an hour
 
-CONTENDERS = ("generate", "duckdb", "graph", "pandas", "backfill")
+CONTENDERS = ("generate", "duckdb", "store", "graph", "pandas", "backfill")
 LABELS = {
     "graph": "(1) full graph: ingest all days + analyse the final as-of",
     "duckdb": "(2) DuckDB: one hand-written query",
     "pandas": "(3) pandas: read_parquet + merge + groupby",
+    "store": "    store floor: landing rows stored as is, not in the ratio",
     "backfill": "    backfill: every as-of day (abgate run), not in the ratio",
 }
 
@@ -493,9 +499,11 @@ def duckdb_stats(workload: Workload) -> dict:
     """Contender (2): the query above over the landing files, nothing else."""
     import duckdb
 
+    from abgate_pipeline import warehouse
+
     exp = workload.experiment()
     start, end = _window(workload, exp)
-    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
+    con = duckdb.connect(config=warehouse.connection_config())
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET temp_directory = ?", [str(workload.workdir / "duckdb-spill")])
     rows = con.execute(
@@ -516,18 +524,43 @@ def duckdb_stats(workload: Workload) -> dict:
     }
 
 
-def duckdb_memory_limit() -> str:
-    """The warehouse's DuckDB memory cap (`defs/resources.py`, same variable and default), so the
-    hand-written query runs under the engine budget the graph gets. Read here rather than
-    imported, so that this contender does not import Dagster."""
-    return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
-
-
 def _window(workload: Workload, exp: ExperimentSpec) -> tuple[datetime, datetime]:
     """The analysed period: from the experiment's start to the end of the final as-of day."""
     start = datetime.combine(exp.start, datetime.min.time(), UTC)
     end = datetime.combine(workload.as_of(exp) + timedelta(days=1), datetime.min.time(), UTC)
     return start, end
+
+
+# --- the store floor -----------------------------------------------------------------------------
+
+
+def store_floor(workload: Workload) -> dict:
+    """The landing files stored in a fresh DuckDB file exactly as they are: one table per dataset,
+    one transaction per landing day, then a checkpoint (as closing the graph's connection
+    makes). Ingest does this and more (validation, redaction, quarantine), so its time is a floor
+    under the graph's ingest steps; returns the rows stored per dataset."""
+    import duckdb
+
+    from abgate_pipeline import warehouse
+
+    path = workload.workdir / "store" / "store.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = "SELECT * FROM read_parquet($files, filename = true, file_row_number = true)"
+    rows = {}
+    with duckdb.connect(str(path), config=warehouse.connection_config()) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for dataset in ("inference_logs", "outcomes"):
+            days = sorted(p for p in (workload.landing / dataset).iterdir() if p.is_dir())
+            for i, day in enumerate(days):
+                files = [str(f) for f in sorted(day.glob("*.parquet"))]
+                con.execute("BEGIN TRANSACTION")
+                if i == 0:
+                    con.execute(f"CREATE TABLE {dataset} AS {source} LIMIT 0", {"files": files})
+                con.execute(f"INSERT INTO {dataset} {source}", {"files": files})
+                con.execute("COMMIT")
+            rows[dataset] = con.execute(f"SELECT count(*) FROM {dataset}").fetchone()[0]
+        con.execute("CHECKPOINT")
+    return {"rows": rows}
 
 
 # --- contender (3): pandas ------------------------------------------------------------------------
@@ -695,6 +728,8 @@ def run_contender(name: str, workload: Workload) -> dict:
     started = time.perf_counter()
     if name == "generate":
         stats, detail = {}, generate(workload)
+    elif name == "store":
+        stats, detail = {}, store_floor(workload)
     elif name in ("graph", "backfill"):
         stats, detail = (graph_stats if name == "graph" else backfill_stats)(workload)
     else:
@@ -755,10 +790,11 @@ def spawn(name: str, workload: Workload) -> dict:
 
 def disagreements(results: dict[str, dict]) -> list[str]:
     """Where a contender's per-variant statistics differ from the graph's (counts exactly, sums
-    to a relative 1e-9: the engines add floating-point numbers in different orders)."""
+    to a relative 1e-9: the engines add floating-point numbers in different orders). The store
+    floor computes no statistics."""
     reference = results["graph"]["stats"]
     problems = []
-    for name, result in results.items():
+    for name, result in _with_statistics(results).items():
         for metric in CHECKED_METRICS:
             ours, theirs = reference.get(metric, {}), result["stats"].get(metric, {})
             if set(ours) != set(theirs):
@@ -777,9 +813,13 @@ def disagreements(results: dict[str, dict]) -> list[str]:
     return problems
 
 
+def _with_statistics(results: dict[str, dict]) -> dict[str, dict]:
+    return {name: result for name, result in results.items() if name != "store"}
+
+
 def contenders(workload: Workload, skip_pandas: bool, skip_backfill: bool) -> list[str]:
     """The contenders to run, cheapest first."""
-    names = ["duckdb", "graph"]
+    names = ["duckdb", "store", "graph"]
     if not skip_pandas and workload.events <= PANDAS_MAX_EVENTS:
         names.append("pandas")
     if not skip_backfill:
@@ -789,10 +829,13 @@ def contenders(workload: Workload, skip_pandas: bool, skip_backfill: bool) -> li
 
 def report(workload: Workload, results: dict[str, dict]) -> list[str]:
     """The human-readable table, then the machine-readable last line."""
+    from abgate_pipeline import warehouse
+
     graph, duck = results["graph"], results["duckdb"]
     lines = [
-        f"DuckDB memory_limit {duckdb_memory_limit()} for the graph and the query "
-        f"(${MEMORY_LIMIT_ENV}); load = 1-minute load average before each run",
+        f"DuckDB settings {warehouse.connection_config()} for the graph, the query and the "
+        "store floor (memory_limit from $ABGATE_DUCKDB_MEMORY_LIMIT); load = 1-minute load "
+        "average before each run",
         f"{'contender':<62} {'wall s':>9} {'peak RSS MB':>12} {'load':>5}",
         *(
             f"{LABELS[name]:<62} {r['seconds']:>9.2f} {r['peak_rss_mb']:>12,.0f} "
@@ -810,9 +853,21 @@ def report(workload: Workload, results: dict[str, dict]) -> list[str]:
                 + f"; outside steps (imports, Dagster runs) {results[name]['seconds'] - in_steps:.1f} s"
                 + f"; decision {results[name]['detail']['decision']}"
             )
+    if "store" in results:
+        store = results["store"]["seconds"]
+        ingest = sum(
+            seconds
+            for step, seconds in graph["detail"]["steps"].items()
+            if step in ("raw_inference_logs", "outcome_extracts")
+        )
+        lines.append(
+            f"store floor: storing the landing files as they are took {store:.2f} s = "
+            f"{store / duck['seconds']:.2f} x the query; the graph's ingest steps took "
+            f"{ingest:.2f} s = {ingest / duck['seconds']:.2f} x"
+        )
     lines.append(
         f"agreement: {', '.join(CHECKED_METRICS)} per variant (n, sum, sum of squares) agree "
-        f"across {', '.join(results)} (relative tolerance {REL_TOL:g})"
+        f"across {', '.join(_with_statistics(results))} (relative tolerance {REL_TOL:g})"
     )
     ratio = graph["seconds"] / duck["seconds"]
     lines.append(

@@ -24,10 +24,16 @@ def test_contenders_agree_on_the_primary_metric_and_print_the_last_line(tmp_path
     results = {
         path.stem: json.loads(path.read_text()) for path in (workdir / "results").glob("*.json")
     }
-    assert set(results) == {"generate", "graph", "duckdb", "pandas", "backfill"}
+    assert set(results) == {"generate", "graph", "duckdb", "store", "pandas", "backfill"}
     generated = results.pop("generate")["detail"]
     assert generated["requests"] == EVENTS
     assert 0.2 < generated["outcome_events"] / EVENTS < 0.4
+    stored = results.pop("store")
+    assert stored["detail"]["rows"] == {  # the floor stores every landing row, no statistics
+        "inference_logs": EVENTS,
+        "outcomes": generated["outcome_events"],
+    }
+    assert any(line.startswith("store floor: ") and " x the query" in line for line in lines)
     assert len(list((workdir / "landing").rglob("*.parquet"))) == 2 * 5  # one per day and dataset
     graph = results["graph"]["stats"]["resolution_rate"]
     assert set(graph) == {"champion", "challenger"}

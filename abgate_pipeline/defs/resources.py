@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,14 +19,6 @@ from abgate_pipeline.flags import FlagdFileBackend
 from abgate_pipeline.redaction import Redactor, load_key, register_duckdb_udf
 
 
-def _duckdb_config() -> dict[str, Any]:
-    """DuckDB's memory cap (it spills to disk beyond it): ABGATE_DUCKDB_MEMORY_LIMIT, default 1GB.
-
-    DuckDB's own default is 80 % of RAM, which lets one run take the whole machine.
-    """
-    return {"memory_limit": os.environ.get("ABGATE_DUCKDB_MEMORY_LIMIT", "").strip() or "1GB"}
-
-
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse file, opened by one writer at a time across processes.
 
@@ -37,8 +28,8 @@ class Warehouse(DuckDBResource):
     """
 
     connection_config: dict[str, Any] = Field(
-        default_factory=_duckdb_config,
-        description="DuckDB settings; by default only the memory limit.",
+        default_factory=warehouse.connection_config,
+        description="DuckDB settings; by default the memory limit and no vacuum tasks.",
     )
 
     @contextmanager
