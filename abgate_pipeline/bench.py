@@ -76,10 +76,8 @@ CSAT_RATE = 0.06  # surveyed tickets; with resolutions this gives ~0.3 outcome e
 KEYS_PER_CHUNK = 2_000_000  # ~3.5M requests per generation chunk: bounded memory at any N
 MAX_CONVERSATION_MS = 29 * MINUTE_MS  # requests of one ticket stay within half an hour
 
-INGEST_ASSETS = (
-    "raw_inference_logs",
-    "outcome_extracts",
-)  # the graph's first run; the rest analyse
+# The graph's first run ingests these; its second analyses the final as-of day.
+INGEST_ASSETS = ("raw_inference_logs", "outcome_extracts")
 CONTENDERS = ("generate", "duckdb", "store", "graph", "pandas", "backfill")
 LABELS = {
     "graph": "(1) full graph: ingest all days + analyse the final as-of",
