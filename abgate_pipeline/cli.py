@@ -11,7 +11,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from abgate_pipeline.config import Settings, load_experiments, project_root
+from abgate_pipeline.config import ConfigError, Settings, load_experiments, project_root
+from abgate_pipeline.redaction import RedactionKeyMissing
 
 DEMO_START = date(2026, 11, 1)  # the bundled demo experiments' start
 
@@ -34,12 +35,13 @@ def run_gate(
     settings: Settings | None = None,
     instance=None,
 ) -> dict:
-    """Materialize every dated asset for [start, end] in one Dagster run, then let the gate
-    sensor act on the new decisions (launching the promotion runs it requests).
+    """Materialize every dated asset for [start, end] in one Dagster run, refresh the later
+    as-of days that read a landing day it replaced (the late-data sensor's run), then let the
+    gate sensor act on the new decisions (launching the promotion runs it requests).
 
     `instance` defaults to the project's (`$DAGSTER_HOME`); tests pass an ephemeral one.
     """
-    from dagster import DagsterInstance, build_sensor_context
+    from dagster import DagsterInstance
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -67,17 +69,33 @@ def run_gate(
         "run_id": result.run_id,
         "success": result.success,
         "seconds": round(time.perf_counter() - t0, 1),
+        "refreshed": [],
         "promotions": [],
     }
-    if not result.success or not promote:
+    if not result.success:
         return summary
-    sensor = defs.resolve_sensor_def("gate_sensor")
-    with build_sensor_context(
-        instance=instance, definitions=defs, sensor_name="gate_sensor"
-    ) as context:
-        evaluation = sensor(context)
+    # Days after the range that read a landing day this run replaced (a re-delivery) are stale:
+    # the late-data sensor's run refreshes them, here as in the UI, before any flag moves.
+    for request in _sensor_requests(defs, instance, "late_data_sensor"):
+        refresh = job.execute_in_process(
+            instance=instance,
+            asset_selection=request.asset_selection,
+            tags={**request.tags, "abgate/source": "cli"},
+            raise_on_error=False,
+        )
+        summary["refreshed"].append(
+            {
+                "from": request.tags[ASSET_PARTITION_RANGE_START_TAG],
+                "to": request.tags[ASSET_PARTITION_RANGE_END_TAG],
+                "run_id": refresh.run_id,
+                "success": refresh.success,
+            }
+        )
+        summary["success"] = summary["success"] and refresh.success
+    if not summary["success"] or not promote:
+        return summary
     promotion = defs.resolve_job_def("promotion_job")
-    for request in getattr(evaluation, "run_requests", None) or []:
+    for request in _sensor_requests(defs, instance, "gate_sensor"):
         run = promotion.execute_in_process(
             run_config=request.run_config,
             instance=instance,
@@ -90,11 +108,27 @@ def run_gate(
     return summary
 
 
+def _sensor_requests(defs, instance, sensor_name: str) -> list:
+    """The run requests one evaluation of a sensor of `defs` makes now (none on a skip)."""
+    from dagster import build_sensor_context
+
+    with build_sensor_context(
+        instance=instance, definitions=defs, sensor_name=sensor_name
+    ) as context:
+        evaluation = defs.resolve_sensor_def(sensor_name)(context)
+    return list(getattr(evaluation, "run_requests", None) or [])
+
+
 def _print_outcome(settings: Settings, summary: dict) -> None:
     print(
         f"dagster run {summary['run_id']}: {'ok' if summary['success'] else 'FAILED'} "
         f"in {summary['seconds']} s (instance: {os.environ.get('DAGSTER_HOME')})"
     )
+    for refresh in summary["refreshed"]:
+        print(
+            f"refreshed as-of days {refresh['from']}..{refresh['to']} (they read a landing day "
+            f"this run replaced): {'ok' if refresh['success'] else 'FAILED'}"
+        )
     for promotion in summary["promotions"]:
         print(f"promotion {promotion['run_key']}: {'ok' if promotion['success'] else 'FAILED'}")
     for exp in load_experiments(settings.experiments_file):
@@ -102,6 +136,8 @@ def _print_outcome(settings: Settings, summary: dict) -> None:
         record = _latest_decision(settings.reports_dir / exp.id)
         verdict = record.get("decision", "?") if record else "no report"
         print(f"{exp.id}: {verdict}  report: {latest}")
+        for warning in record.get("warnings", []) if record else []:
+            print(f"  warning: {warning}")
     print(f"flag file: {settings.flags_file}")
     print(f"warehouse: {settings.warehouse}")
 
@@ -113,6 +149,17 @@ def _latest_decision(folder: Path) -> dict | None:
     as_of = json.loads(pointer.read_text()).get("as_of")
     path = folder / str(as_of) / "decision.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def preflight(settings: Settings) -> None:
+    """What would otherwise fail a step mid-run, checked before any run starts: the experiments
+    YAML, its column mapping and the redaction key. Raises ConfigError / RedactionKeyMissing."""
+    from abgate_pipeline.formats import load_column_mapping
+    from abgate_pipeline.redaction import load_key
+
+    load_experiments(settings.experiments_file)
+    load_column_mapping(settings.experiments_file)
+    load_key()
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -132,6 +179,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    preflight(settings)
     summary = run_gate(args.start, args.end, promote=not args.no_promote)
     _print_outcome(settings, summary)
     ok = summary["success"] and all(p["success"] for p in summary["promotions"])
@@ -147,6 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ[REDACTION_KEY_ENV] = "abgate-demo-key-not-a-secret"
         print(f"{REDACTION_KEY_ENV} is not set: using the demo-only key for simulated data")
     settings = Settings.from_env()
+    preflight(settings)
 
     t0 = time.perf_counter()
     start = DEMO_START
@@ -194,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "end", None) and args.end < args.start:
         parser.error("--to must not be before --from")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ConfigError, RedactionKeyMissing) as error:
+        print(f"abgate: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

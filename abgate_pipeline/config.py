@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -32,6 +33,17 @@ LOG_METRIC_COLUMNS = (
     "schema_valid",
 )
 METRIC_KINDS = ("proportion", "mean", "ratio", "quantile", "count")
+
+# An experiment id names its report folder, so it must be a safe file name: ASCII letters,
+# digits, '.', '_' and '-', starting with a letter or digit (no '/', '..' or absolute paths).
+EXPERIMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+EXPERIMENT_ID_RULE = (
+    "use up to 100 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit "
+    "(it names the report folder: no '/', '..', spaces or absolute paths)"
+)
+# YAML aliases let a small file expand into a huge document ("billion laughs"); an experiments
+# file is a few hundred nodes, so an expansion beyond this many nodes is refused.
+YAML_NODE_BUDGET = 100_000
 ROLES = ("primary", "secondary", "guardrail")
 
 
@@ -162,14 +174,56 @@ class ExperimentSpec:
         return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
-def load_experiments(path: Path) -> tuple[ExperimentSpec, ...]:
-    """Read and validate the experiments YAML (DESIGN.md §2); raise ConfigError on any problem."""
+def read_yaml(path: Path) -> Any:
+    """The experiments file's YAML document, refusing alias expansions beyond YAML_NODE_BUDGET."""
     try:
-        document = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text()
     except FileNotFoundError as err:
         raise ConfigError(f"experiments file not found: {path} (set ABGATE_EXPERIMENTS)") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the experiments file: {err}") from err
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        if _expanded_size(root, {}) > YAML_NODE_BUDGET:
+            raise ConfigError(
+                f"{path}: its YAML aliases expand to more than {YAML_NODE_BUDGET:,} nodes; "
+                "write the document out instead of nesting aliases"
+            )
+        return loader.construct_document(root)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Nodes in the document once every alias is expanded (each shared node counted per use).
+
+    Memoized per node, so a bomb is measured in time linear in its (small) source; the sizes are
+    capped just above the budget so the count itself stays small.
+    """
+    key = id(node)
+    if key not in sizes:
+        sizes[key] = YAML_NODE_BUDGET + 1  # a cycle counts as over budget
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        total = 1
+        for child in children:
+            total = min(total + _expanded_size(child, sizes), YAML_NODE_BUDGET + 1)
+        sizes[key] = total
+    return sizes[key]
+
+
+def load_experiments(path: Path) -> tuple[ExperimentSpec, ...]:
+    """Read and validate the experiments YAML (DESIGN.md §2); raise ConfigError on any problem."""
+    document = read_yaml(path)
     if not isinstance(document, dict) or not isinstance(document.get("experiments"), list):
         raise ConfigError(f"{path}: expected a top-level `experiments:` list")
     experiments = tuple(
@@ -236,7 +290,11 @@ def _day(value: Any, key: str, where: str) -> date:
 def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
-    exp_id = str(_require(raw, "id", where))
+    exp_id = _require(raw, "id", where)
+    if not isinstance(exp_id, str) or not EXPERIMENT_ID.fullmatch(exp_id):
+        raise ConfigError(
+            f"{where}: `id` {exp_id!r} is not a valid experiment id: {EXPERIMENT_ID_RULE}"
+        )
     where = f"{where} ({exp_id})"
     unknown = set(raw) - EXPERIMENT_KEYS
     if unknown:

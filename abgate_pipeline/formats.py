@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from abgate_pipeline.config import ConfigError
+from abgate_pipeline.config import ConfigError, read_yaml
 
 INFERENCE_LOGS, OUTCOMES = "inference_logs", "outcomes"
 
@@ -249,10 +247,7 @@ def load_column_mapping(experiments_file: Path) -> ColumnMapping:
     Read here rather than by `config.load_experiments` (which ignores unknown top-level keys) so
     that a mapping mistake fails with the key that is wrong, before any file is read.
     """
-    try:
-        document = yaml.safe_load(Path(experiments_file).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{experiments_file}: cannot read column_mapping: {err}") from err
+    document = read_yaml(Path(experiments_file))
     raw = document.get("column_mapping") if isinstance(document, dict) else None
     return parse_column_mapping(raw, where=f"{experiments_file}: column_mapping")
 

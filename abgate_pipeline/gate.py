@@ -6,8 +6,9 @@ and hands them here; what comes back is exactly what `decision.json` holds.
 The rule, applied per experiment and as-of day:
 
 1. `invalid` when a blocking data-quality check failed: an ingest check (required columns and
-   types), a unit seen in more than one variant, a variant that is not configured, or a
-   sample-ratio mismatch (chi-square p < 0.001). Nothing else is looked at.
+   types), a unit seen in more than one variant, a variant that is not configured, a metric
+   whose statistics are not finite numbers, or a sample-ratio mismatch (chi-square p < 0.001).
+   Nothing else is looked at.
 2. `rollback` when the primary metric is significantly worse for a challenger (after correction
    across challengers), or a guardrail is confidently worse than its margin (its whole confidence
    interval lies beyond the margin on the harmful side).
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from abgate_pipeline.config import ExperimentSpec, MetricSpec
+from abgate_pipeline.config import ExperimentSpec, MetricSpec, ratio_part_source
 from abgate_pipeline.stats import (
     Comparison,
     Look,
@@ -81,6 +82,8 @@ class GateInputs:
     # and when that phase began: the SRM null, and the start of the looks.
     allocation: Mapping[str, float] | None = None
     phase_start: str | None = None
+    # Outcome names that have landed by the end of the as-of day (None: not looked up).
+    landed_outcomes: frozenset[str] | None = None
 
 
 def integrity_checks(
@@ -117,6 +120,52 @@ def integrity_checks(
     srm: dict[str, Any] = {"observed": observed, "expected_share": shares}
     checks.append(_srm_check(observed, shares, srm))
     return checks, srm
+
+
+def config_warnings(
+    experiment: ExperimentSpec,
+    allocation: Mapping[str, float] | None,
+    landed_outcomes: frozenset[str] | None,
+) -> list[str]:
+    """What in the configuration does not match the data, in words (not blocking): outcomes
+    that no landed event names, and a configured allocation that had to be normalised."""
+    warnings = []
+    if landed_outcomes is not None:
+        for metric in experiment.metrics:
+            for name in metric_outcomes(metric):
+                if name not in landed_outcomes:
+                    warnings.append(
+                        f"no events named `{name}` have landed: metric {metric.name} has no "
+                        "outcome data (check the outcome name in the YAML against the extracts)"
+                    )
+    total = sum(experiment.allocation.values())
+    if not allocation and not math.isclose(total, 100.0):
+        shares = ", ".join(f"{v} {share:.1%}" for v, share in experiment.expected_shares().items())
+        warnings.append(
+            f"the configured allocation sums to {total:g}, not 100: the sample-ratio test uses "
+            f"it normalised ({shares})"
+        )
+    return warnings
+
+
+def metric_outcomes(metric: MetricSpec) -> tuple[str, ...]:
+    """The outcome names a metric reads (a ratio's parts that are not log columns)."""
+    if metric.kind == "ratio":
+        parts = (metric.numerator, metric.denominator)
+        return tuple(p for p in parts if p and ratio_part_source(p) == "outcome")
+    return (metric.outcome,) if metric.outcome else ()
+
+
+def _statistics_check(rows: Sequence[Mapping[str, Any]]) -> CheckOutcome:
+    """Every metric's sufficient statistics could be compared (see `statistics_problem`)."""
+    problems = sorted({r["statistics_problem"] for r in rows if r.get("statistics_problem")})
+    return CheckOutcome(
+        "finite_statistics",
+        not problems,
+        "every metric's statistics are finite and consistent"
+        if not problems
+        else "; ".join(problems),
+    )
 
 
 def _srm_check(observed: dict[str, int], shares: dict[str, float], srm: dict) -> CheckOutcome:
@@ -173,6 +222,7 @@ def decide(inputs: GateInputs) -> dict[str, Any]:
         for variant in exp.challengers
     ]
     _apply_corrections(exp, rows)
+    all_checks.append(_statistics_check(rows))
     segments = _segment_rows(exp, frames, inputs.as_of)
     sample = _sample_summary(exp, rows, inputs.unit_facts, frames)
 
@@ -192,6 +242,7 @@ def decide(inputs: GateInputs) -> dict[str, Any]:
         "correction": exp.correction,
         "srm": srm,
         "phase_start": inputs.phase_start,
+        "warnings": config_warnings(exp, inputs.allocation, inputs.landed_outcomes),
         "checks": [c.__dict__ for c in all_checks],
         "checks_passed": all(c.passed for c in all_checks),
         "rollout": rollout,
@@ -327,6 +378,46 @@ def _harmful(metric: MetricSpec, diff: float) -> bool:
     return diff < 0 if metric.better == "higher" else diff > 0
 
 
+# Frame columns that must hold a finite number in an arm with units, per metric kind; the CUPED
+# pre-period sums may be absent (NULL) but, when present, must be finite too.
+_REQUIRED_STATISTICS = {
+    "quantile": ("q_estimate", "q_lo", "q_hi"),
+    "ratio": ("sum", "sum_sq", "den_sum", "den_sum_sq", "cross_sum"),
+}
+_DEFAULT_STATISTICS = ("sum", "sum_sq")
+_OPTIONAL_STATISTICS = ("pre_sum", "pre_sum_sq", *_PRE_RATIO_COLUMNS)
+
+
+def statistics_problem(metric: MetricSpec, arm: str, row: pd.Series | None) -> str | None:
+    """Why one arm's metric-frame row cannot be compared, or None when it can.
+
+    Ingest keeps non-finite and absurd values out, so this only fires on data that got past it
+    (or a bug): a NaN or infinite sum, order statistics out of order. The gate then reports the
+    metric as not computable and the verdict as invalid instead of crashing or testing garbage.
+    """
+    if row is None or _num(row["n"]) <= 0:
+        return None
+    required = _REQUIRED_STATISTICS.get(metric.kind, _DEFAULT_STATISTICS)
+    for column in required:
+        value = row.get(column)
+        if value is None or not math.isfinite(float(value)):
+            return f"{metric.name}: the {arm}'s {column} is {_text(value)}, not a finite number"
+    for column in _OPTIONAL_STATISTICS:
+        value = row.get(column)
+        if value is not None and math.isinf(float(value)):
+            return f"{metric.name}: the {arm}'s {column} is {_text(value)}, not a finite number"
+    if metric.kind == "quantile" and not row["q_lo"] <= row["q_estimate"] <= row["q_hi"]:
+        return (
+            f"{metric.name}: the {arm}'s order statistics are out of order "
+            f"({row['q_lo']} <= {row['q_estimate']} <= {row['q_hi']} does not hold)"
+        )
+    return None
+
+
+def _text(value: Any) -> str:
+    return "missing" if value is None else str(float(value))
+
+
 def _metric_row(
     exp: ExperimentSpec,
     metric: MetricSpec,
@@ -335,9 +426,41 @@ def _metric_row(
     frames: pd.DataFrame,
     shares: Mapping[str, float],
 ) -> dict[str, Any]:
-    """Everything decision.json reports for one metric x challenger."""
+    """Everything decision.json reports for one metric x challenger.
+
+    A metric whose statistics are not finite, or whose computation fails on them, is reported
+    as not computable (`statistics_problem` says why; every estimate is empty), never a crash.
+    """
     frame = latest[latest["metric"] == metric.name]
     control, treatment = _arm(frame, exp.champion), _arm(frame, variant)
+    problem = statistics_problem(metric, "control", control) or statistics_problem(
+        metric, "treatment", treatment
+    )
+    if problem is None:
+        try:
+            return _compared_row(exp, metric, variant, control, treatment, frames, shares)
+        except (ArithmeticError, ValueError) as error:
+            problem = f"{metric.name}: the statistics cannot be computed ({error})"
+    row = _compared_row(exp, metric, variant, None, None, frames.iloc[0:0], shares)
+    row.update(
+        n_control=int(_num(control["n"])) if control is not None else 0,
+        n_treatment=int(_num(treatment["n"])) if treatment is not None else 0,
+        statistics_problem=problem,
+        notes=[problem],
+    )
+    return row
+
+
+def _compared_row(
+    exp: ExperimentSpec,
+    metric: MetricSpec,
+    variant: str,
+    control: pd.Series | None,
+    treatment: pd.Series | None,
+    frames: pd.DataFrame,
+    shares: Mapping[str, float],
+) -> dict[str, Any]:
+    """The metric row of `_metric_row` from the two arms' frame rows."""
     cmp, reduction = compare_frame_rows(metric, control, treatment, exp.alpha, cuped=exp.cuped)
     relative_ok = math.isfinite(cmp.rel_lift) and math.isfinite(cmp.rel_se)
     row: dict[str, Any] = {
@@ -512,7 +635,14 @@ def _segment_rows(exp: ExperimentSpec, frames: pd.DataFrame, as_of: date) -> lis
             continue
         for variant in exp.challengers:
             control, treatment = _arm(group, exp.champion), _arm(group, variant)
-            cmp, _ = compare_frame_rows(metric, control, treatment, exp.alpha)
+            try:
+                if statistics_problem(metric, "control", control) or statistics_problem(
+                    metric, "treatment", treatment
+                ):
+                    continue
+                cmp, _ = compare_frame_rows(metric, control, treatment, exp.alpha)
+            except (ArithmeticError, ValueError):
+                continue  # exploratory only; the overall row already reports the problem
             out.append(
                 {
                     "segment": segment,

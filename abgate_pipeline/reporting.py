@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -24,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from abgate_pipeline.config import EXPERIMENT_ID, EXPERIMENT_ID_RULE
+from abgate_pipeline.files import write_atomically
 
 VERDICT_RULES = (
     (
@@ -100,7 +101,6 @@ VERDICT_SUMMARIES = {
     "invalid": "The data cannot be trusted for a decision; nothing is promoted.",
 }
 
-_SAFE_EXPERIMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -442,6 +442,7 @@ def _context(decision: Mapping[str, Any]) -> dict[str, Any]:
         "verdict_summary": VERDICT_SUMMARIES[verdict] if known else "Unrecognised verdict.",
         "challengers": _as_list(decision.get("challengers")),
         "reasons": _as_list(decision.get("reasons")),
+        "warnings": _as_list(decision.get("warnings")),
         "rule_intro": VERDICT_RULE_INTRO,
         "rule_items": VERDICT_RULES,
         "rule_outro": VERDICT_RULE_APPROVAL,
@@ -547,11 +548,10 @@ class ReportPaths:
 
 def _experiment_dir_name(experiment_id: Any) -> str:
     """The experiment id as a directory name, refusing anything that could leave reports_dir."""
-    if not isinstance(experiment_id, str) or not _SAFE_EXPERIMENT_ID.fullmatch(experiment_id):
+    if not isinstance(experiment_id, str) or not EXPERIMENT_ID.fullmatch(experiment_id):
         raise ValueError(
-            f"experiment_id {experiment_id!r} cannot be used as a report directory: use letters, "
-            "digits, '.', '_' and '-', starting with a letter or digit (no '/', '..' or absolute "
-            "paths)"
+            f"experiment_id {experiment_id!r} cannot be used as a report directory: "
+            f"{EXPERIMENT_ID_RULE}"
         )
     return experiment_id
 
@@ -581,66 +581,6 @@ def _latest_as_of(latest_json: Path) -> str | None:
     return as_of if isinstance(as_of, str) and _ISO_DATE.fullmatch(as_of) else None
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make renames in `directory` durable (POSIX only; elsewhere the rename is the best we get)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _stage(target: Path, content: bytes) -> Path:
-    """Write `content` to a fsync'ed temp file beside `target` (same filesystem, so the later
-    os.replace is atomic) and return its path."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _write_all_or_nothing(files: Mapping[Path, bytes]) -> None:
-    """Replace every target with its content, or leave every target as it was.
-
-    All contents are staged as temp files first (where disk-full and permission errors happen),
-    then swapped in with os.replace. If a swap fails, the targets already swapped get their old
-    bytes back and the new ones are removed, so the report and its decision.json never disagree.
-    """
-    previous = {path: path.read_bytes() if path.exists() else None for path in files}
-    staged: dict[Path, Path] = {}
-    replaced: list[Path] = []
-    try:
-        for path, content in files.items():
-            staged[path] = _stage(path, content)
-        for path, temp in staged.items():
-            os.replace(temp, path)
-            replaced.append(path)
-    except BaseException:
-        for temp in staged.values():
-            temp.unlink(missing_ok=True)
-        for path in reversed(replaced):
-            _restore(path, previous[path])
-        raise
-    for directory in {path.parent for path in files}:
-        _fsync_directory(directory)
-
-
-def _restore(path: Path, old: bytes | None) -> None:
-    """Put a target back as it was before this run: its old bytes, or no file at all."""
-    if old is None:
-        path.unlink(missing_ok=True)
-        return
-    os.replace(_stage(path, old), path)
-
-
 def write_report(decision: Mapping[str, Any], reports_dir: Path) -> ReportPaths:
     """Write `<experiment_id>/<as_of>/report.html`, `decision.json` beside it, and move
     `<experiment_id>/latest.html` to this report unless it already shows a later as_of
@@ -667,7 +607,7 @@ def write_report(decision: Mapping[str, Any], reports_dir: Path) -> ReportPaths:
     new_dirs = [directory for directory in (experiment_dir, run_dir) if not directory.exists()]
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        _write_all_or_nothing(files)
+        write_atomically(files)
     except BaseException:
         for directory in reversed(new_dirs):
             with suppress(OSError):

@@ -515,3 +515,75 @@ class TestSettings:
         path = write(tmp_path, VALID)
         settings = Settings.from_env({"ABGATE_EXPERIMENTS": str(path)})
         assert [e.id for e in load_experiments(settings.experiments_file)] == ["exp-a"]
+
+
+class TestExperimentIds:
+    """An id names the experiment's report folder: anything that could leave the reports folder,
+    or is not a portable file name, is refused when the YAML is read, not at report time."""
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            "../../x",
+            "team/exp",
+            "/etc/passwd",
+            "..",
+            ".hidden",
+            "-dash",
+            "exp ab",
+            "ëxp",
+            "x" * 101,
+        ],
+    )
+    def test_unsafe_ids_are_refused_with_the_rule(self, tmp_path, bad):
+        with pytest.raises(ConfigError, match="not a valid experiment id") as info:
+            load_experiments(write(tmp_path, variant(id=bad)))
+        assert repr(bad) in str(info.value) and "letters, digits" in str(info.value)
+
+    def test_a_non_string_id_is_refused(self, tmp_path):
+        assert_config_error(tmp_path, variant(id=12), "not a valid experiment id")
+
+    @pytest.mark.parametrize("good", ["exp-a", "Exp_2.v3", "a", "x" * 100])
+    def test_safe_ids_load(self, tmp_path, good):
+        (spec,) = load_experiments(write(tmp_path, variant(id=good)))
+        assert spec.id == good
+
+
+class TestYamlAliasBudget:
+    def _bomb(self, levels: int) -> str:
+        lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        for i in range(1, levels):
+            lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+        lines.append(f"experiments: [*a{levels - 1}]")
+        return "\n".join(lines) + "\n"
+
+    def test_an_alias_bomb_is_refused_with_a_message(self, tmp_path):
+        path = tmp_path / "bomb.yaml"
+        path.write_text(self._bomb(9))  # 9^9 nodes once expanded
+        with pytest.raises(ConfigError, match="aliases expand to more than 100,000 nodes"):
+            load_experiments(path)
+
+    def test_a_self_referencing_alias_is_refused(self, tmp_path):
+        path = tmp_path / "cycle.yaml"
+        path.write_text("experiments: &loop [*loop]\n")
+        with pytest.raises(ConfigError, match="aliases expand"):
+            load_experiments(path)
+
+    def test_ordinary_aliases_still_work(self, tmp_path):
+        def flow(value):
+            return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+
+        listed = flow([variant(metrics=["PLACEHOLDER"])]).replace("PLACEHOLDER", "*p, *p")
+        text = f"x-primary: &p {flow(PRIMARY)}\nexperiments: {listed}\n"
+        path = tmp_path / "aliases.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="exactly one metric must have `role: primary`"):
+            load_experiments(path)  # the alias was expanded: two primaries
+
+    def test_the_column_mapping_reader_uses_the_same_budget(self, tmp_path):
+        from abgate_pipeline.formats import load_column_mapping
+
+        path = tmp_path / "bomb.yaml"
+        path.write_text(self._bomb(9))
+        with pytest.raises(ConfigError, match="aliases expand"):
+            load_column_mapping(path)

@@ -285,6 +285,58 @@ class TestInvalid:
         assert record["rollout"]["next_pct"] == 10
 
 
+class TestStatisticsThatCannotBeCompared:
+    """Values that slipped past ingest (NaN, inf, numbers whose squares overflow) never crash
+    the gate: the metric is reported as not computable and the verdict is invalid."""
+
+    def _full(self, tmp_path, name, variant, **stats):
+        spec = full_spec(tmp_path)
+        frame = full_frames()
+        where = (frame["metric"] == name) & (frame["variant"] == variant)
+        where &= frame["segment"] == "__all__"
+        for column, value in stats.items():
+            frame.loc[where, column] = value
+        return gate(spec, frame)
+
+    @pytest.mark.parametrize(
+        ("name", "stats", "why"),
+        [
+            ("conversion", {"sum": math.nan}, "the control's sum is nan"),
+            ("csat", {"sum_sq": math.inf}, "the control's sum_sq is inf"),
+            ("cost_per_resolution", {"den_sum": -math.inf}, "the control's den_sum is -inf"),
+            ("p95_latency_ms", {"q_hi": math.nan}, "the control's q_hi is nan"),
+            ("p95_latency_ms", {"q_hi": 0.0}, "the control's order statistics are out of order"),
+            # 1e308 per unit: its square overflows a Python float
+            ("cost_per_resolution", {"den_sum": 1e308}, "cannot be computed"),
+        ],
+    )
+    def test_is_invalid_and_names_the_metric(self, tmp_path, name, stats, why):
+        record = self._full(tmp_path, name, "champion", **stats)
+        row = metric(record, name)
+        assert record["decision"] == "invalid"
+        assert why in row["statistics_problem"] and row["statistics_problem"].startswith(name)
+        assert row["significant"] is False and row["p_value"] is not None
+        assert row["n_control"] == 20_000 or row["n_control"] == 8_000
+        check = next(c for c in record["checks"] if c["name"] == "finite_statistics")
+        assert check["passed"] is False and why in check["description"]
+        assert any(r.startswith("finite_statistics failed") for r in record["reasons"])
+        json.loads(decision_json(record))  # still a valid record
+
+    def test_finite_statistics_pass_and_say_so(self, tmp_path):
+        record = gate(full_spec(tmp_path), full_frames())
+        check = next(c for c in record["checks"] if c["name"] == "finite_statistics")
+        assert check["passed"] is True
+        assert all(m.get("statistics_problem") is None for m in record["metrics"])
+
+    def test_a_bad_segment_cell_is_left_out_of_the_segments(self, tmp_path):
+        frame = full_frames()
+        segment = (frame["segment"] == "channel") & (frame["variant"] == "challenger")
+        frame.loc[segment, "sum"] = math.inf
+        record = gate(full_spec(tmp_path), frame)
+        assert record["segments"] == []
+        assert record["decision"] == "promote"
+
+
 # ---------------------------------------------------------------------------------------------
 # rollback
 # ---------------------------------------------------------------------------------------------
@@ -974,3 +1026,41 @@ class TestCupedRatio:
                 cuped=True,
             )
             assert cmp.method == "delta_method_ratio_welch_t" and reduction is None
+
+
+class TestConfigWarnings:
+    def _decide(self, spec, landed):
+        return decide(
+            GateInputs(
+                experiment=spec,
+                as_of=AS_OF,
+                frames=frames(*WINNING),
+                unit_facts=facts({"champion": 20_000, "challenger": 20_000}),
+                current_pct=10,
+                landed_outcomes=landed,
+            )
+        )
+
+    def test_an_outcome_no_event_names_is_a_warning(self, tmp_path):
+        spec = experiment(tmp_path)
+        record = self._decide(spec, frozenset({"ticket_resolved"}))
+        assert record["warnings"] == [
+            "no events named `converted` have landed: metric conversion has no outcome data "
+            "(check the outcome name in the YAML against the extracts)"
+        ]
+        assert self._decide(spec, frozenset({"converted"}))["warnings"] == []
+
+    def test_a_ratio_names_its_outcome_parts_only(self, tmp_path):
+        spec = full_spec(tmp_path)
+        record = self._decide(spec, frozenset({"converted"}))
+        missing = [w.split("`")[1] for w in record["warnings"]]
+        assert missing == ["csat", "ticket_resolved"]  # cost_usd is a log column
+
+    def test_an_allocation_that_does_not_sum_to_100_is_a_warning(self, tmp_path):
+        spec = experiment(tmp_path, allocation={"champion": 60, "challenger": 20})
+        (warning,) = self._decide(spec, None)["warnings"]
+        assert "sums to 80, not 100" in warning
+        assert "champion 75.0%, challenger 25.0%" in warning
+
+    def test_no_warning_for_an_allocation_of_100(self, tmp_path):
+        assert self._decide(experiment(tmp_path), None)["warnings"] == []

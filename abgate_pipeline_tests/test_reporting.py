@@ -198,6 +198,7 @@ def _poisoned_decision() -> dict[str, Any]:
     decision["segments"][0]["segment"] = joined
     decision["checks"][0]["description"] = joined
     decision["checks"][0]["name"] = joined
+    decision["warnings"] = [joined]
     decision["srm"]["observed"] = {joined: 44870, "challenger": 5011}
     decision["input_partitions"] = {joined: [joined]}
     decision["sample"][joined] = joined
@@ -249,6 +250,14 @@ class TestRenderContent:
         assert "99.9\u00a0%" in html  # chance to beat
         assert "10.0\u00a0% relative" in html  # guardrail margin
         assert "0.50\u00a0pp absolute" in html
+
+    def test_warnings_have_their_own_section(self) -> None:
+        decision = sample_decision()
+        assert 'id="warnings"' not in render_report(decision)
+        decision["warnings"] = ["no events named `csat` have landed: metric csat has no data"]
+        html = render_report(decision)
+        assert 'id="warnings"' in html
+        assert "<li>no events named `csat` have landed: metric csat has no data</li>" in html
 
     def test_is_self_contained(self) -> None:
         html = render_report(sample_decision())
@@ -320,8 +329,8 @@ class TestEscaping:
         html = render_report(_poisoned_decision())
         escaped = str(escape(" ".join(PAYLOADS)))
         # metric name, variant, method, segment, segment value, check name and description,
-        # SRM variant, partition asset, sample key and value, config hash
-        assert html.count(escaped) >= 12
+        # SRM variant, partition asset, sample key and value, config hash, warning
+        assert html.count(escaped) >= 13
 
     def test_template_syntax_in_data_is_not_evaluated(self) -> None:
         html = render_report(_poisoned_decision())

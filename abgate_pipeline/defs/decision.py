@@ -103,6 +103,8 @@ def gate_decision(
             frames = warehouse.run(con, "gate_inputs", as_of=as_of)
             facts = warehouse.run(con, "experiment_checks", as_of=as_of)
             phases = warehouse.run(con, "experiment_phase", as_of=as_of).set_index("experiment_id")
+            landed = frozenset(warehouse.run(con, "outcome_names", as_of=as_of)["outcome"])
+            made_at = warehouse.run(con, "stored_rollout", as_of=as_of).set_index("experiment_id")
             for exp in experiments:
                 if as_of < exp.start:
                     continue
@@ -120,8 +122,11 @@ def gate_decision(
                         allocation=json.loads(phase["weights"]) if phase["weights"] else None,
                         phase_start=phase["phase_start"].isoformat(),
                         unit_facts=facts[facts["experiment_id"] == exp.id],
-                        current_pct=current_challenger_pct(settings, exp),
+                        current_pct=int(made_at.loc[exp.id, "current_pct"])
+                        if exp.id in made_at.index
+                        else current_challenger_pct(settings, exp),
                         ingest_checks=upstream,
+                        landed_outcomes=landed,
                         provenance=provenance(exp, as_of, context.run_id),
                     )
                 )

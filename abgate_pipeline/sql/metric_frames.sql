@@ -109,14 +109,18 @@ capped AS (
     LEFT JOIN caps c USING (experiment_id, metric)
 ),
 cells AS (
+    -- exact_sum (schema.sql): sums that do not depend on the order rows are added in
     SELECT experiment_id, metric, kind, variant, attributes,
-           count(y) AS n, sum(y) AS sum, sum(y * y) AS sum_sq,
-           sum(d) AS den_sum, sum(d * d) AS den_sum_sq, sum(y * d) AS cross_sum,
-           sum(x) AS pre_sum, sum(x * x) AS pre_sum_sq, sum(y * x) AS pre_cross_sum,
+           count(y) AS n, exact_sum(y) AS sum, exact_sum(y * y) AS sum_sq,
+           exact_sum(d) AS den_sum, exact_sum(d * d) AS den_sum_sq,
+           exact_sum(y * d) AS cross_sum,
+           exact_sum(x) AS pre_sum, exact_sum(x * x) AS pre_sum_sq,
+           exact_sum(y * x) AS pre_cross_sum,
            any_value(cap) AS cap,
-           sum(xd) AS pre_den_sum, sum(xd * xd) AS pre_den_sum_sq, sum(x * xd) AS pre_num_den_sum,
-           sum(d * xd) AS den_pre_den_sum, sum(y * xd) AS num_pre_den_sum,
-           sum(d * x) AS den_pre_num_sum
+           exact_sum(xd) AS pre_den_sum, exact_sum(xd * xd) AS pre_den_sum_sq,
+           exact_sum(x * xd) AS pre_num_den_sum,
+           exact_sum(d * xd) AS den_pre_den_sum, exact_sum(y * xd) AS num_pre_den_sum,
+           exact_sum(d * x) AS den_pre_num_sum
     FROM capped
     WHERE y IS NOT NULL
     GROUP BY experiment_id, metric, kind, variant, attributes
@@ -128,14 +132,18 @@ segmented AS (
     FROM cells c JOIN cfg_segments s USING (experiment_id)
 )
 SELECT $as_of AS as_of, experiment_id, metric, kind, variant, segment, segment_value,
-       sum(n) AS n, sum(sum) AS sum, sum(sum_sq) AS sum_sq,
-       sum(den_sum) AS den_sum, sum(den_sum_sq) AS den_sum_sq, sum(cross_sum) AS cross_sum,
+       sum(n) AS n, exact_sum(sum) AS sum, exact_sum(sum_sq) AS sum_sq,
+       exact_sum(den_sum) AS den_sum, exact_sum(den_sum_sq) AS den_sum_sq,
+       exact_sum(cross_sum) AS cross_sum,
        NULL::DOUBLE AS q, NULL::DOUBLE AS q_estimate, NULL::DOUBLE AS q_lo, NULL::DOUBLE AS q_hi,
-       sum(pre_sum) AS pre_sum, sum(pre_sum_sq) AS pre_sum_sq, sum(pre_cross_sum) AS pre_cross_sum,
+       exact_sum(pre_sum) AS pre_sum, exact_sum(pre_sum_sq) AS pre_sum_sq,
+       exact_sum(pre_cross_sum) AS pre_cross_sum,
        any_value(cap) AS cap,
-       sum(pre_den_sum) AS pre_den_sum, sum(pre_den_sum_sq) AS pre_den_sum_sq,
-       sum(pre_num_den_sum) AS pre_num_den_sum, sum(den_pre_den_sum) AS den_pre_den_sum,
-       sum(num_pre_den_sum) AS num_pre_den_sum, sum(den_pre_num_sum) AS den_pre_num_sum
+       exact_sum(pre_den_sum) AS pre_den_sum, exact_sum(pre_den_sum_sq) AS pre_den_sum_sq,
+       exact_sum(pre_num_den_sum) AS pre_num_den_sum,
+       exact_sum(den_pre_den_sum) AS den_pre_den_sum,
+       exact_sum(num_pre_den_sum) AS num_pre_den_sum,
+       exact_sum(den_pre_num_sum) AS den_pre_num_sum
 FROM segmented
 GROUP BY experiment_id, metric, kind, variant, segment, segment_value
 ORDER BY ALL;

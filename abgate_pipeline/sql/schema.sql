@@ -264,6 +264,23 @@ later_copies AS (
 )
 SELECT o.* EXCLUDE (row_id) FROM arrived o ANTI JOIN later_copies c USING (row_id);
 
+-- sum(x) of DOUBLEs, exactly, so that a re-run on the same data gives the same bits whatever
+-- order the parallel aggregation adds the values in (a plain DOUBLE sum is rounded after every
+-- addition, and its last digits follow the order). Each value is split into its integer part
+-- and its fraction in units of 2^-90 (x - trunc(x) is exact in floating point), both summed as
+-- 128-bit integers (exact, so any order gives the same totals), then turned back into one
+-- DOUBLE. Values below 2^-90 in magnitude lose their bits below that; values of 2^100 or more,
+-- and non-finite ones (which ingest keeps out), fall back to the plain sum, so NaN and inf still
+-- show. (The aggregates of every branch are computed, hence TRY_CAST where the fallback
+-- applies.)
+CREATE OR REPLACE MACRO exact_sum(x) AS CASE
+    WHEN isfinite(sum(x)) AND max(abs(x)) < pow(2.0, 100) THEN
+        CAST(sum(TRY_CAST(trunc(x) AS HUGEINT)) AS DOUBLE)
+        + CAST(sum(TRY_CAST(round((x - trunc(x)) * pow(2.0, 90)) AS HUGEINT)) AS DOUBLE)
+          / pow(2.0, 90)
+    ELSE sum(x)
+END;
+
 -- The one of the seven numeric log columns that `name` names, given their values in contract
 -- order (a request's values, or a unit's sums of them): where a metric's configured column name
 -- picks its value.

@@ -105,3 +105,38 @@ def test_a_late_outcome_day_rematerializes_the_days_after_it(tmp_path):
 
     with build_sensor_context(instance=instance, definitions=defs, cursor=second.cursor) as context:
         assert isinstance(sensor(context), SkipReason)  # no landing day since
+
+
+def test_a_headless_run_of_a_redelivered_day_refreshes_the_days_after_it(tmp_path):
+    """`abgate run` for a re-delivered day alone also re-runs the later as-of days it feeds, so
+    `latest` never shows data that has been replaced."""
+    settings = make_settings(tmp_path)
+    simulate(settings.landing_dir, start=DEMO_START, days=4, scale=0.03)
+    instance = DagsterInstance.ephemeral()
+    end = DEMO_START + timedelta(days=3)
+    first = run_gate(DEMO_START, end, settings=settings, instance=instance, promote=False)
+    assert first["success"] and first["refreshed"] == []
+    latest = settings.reports_dir / "support-bot-model-upgrade" / end.isoformat() / "decision.json"
+    before_record = json.loads(latest.read_text())
+    with Warehouse(database=str(settings.warehouse)).get_connection() as con:
+        before = con.execute(RESOLVED, [end]).fetchone()[0]
+
+    redelivered = DEMO_START + timedelta(days=1)
+    assert _late_resolutions(settings.landing_dir, redelivered) > 0
+    summary = run_gate(
+        redelivered, redelivered, settings=settings, instance=instance, promote=False
+    )
+
+    assert summary["success"]
+    (refresh,) = summary["refreshed"]
+    assert (refresh["from"], refresh["to"]) == (
+        (redelivered + timedelta(days=1)).isoformat(),
+        end.isoformat(),
+    )
+    with Warehouse(database=str(settings.warehouse)).get_connection() as con:
+        assert con.execute(RESOLVED, [end]).fetchone()[0] > before
+    after_record = json.loads(latest.read_text())
+    assert after_record["run_id"] == refresh["run_id"] != before_record["run_id"]
+    # Nothing stale is left: a third run of the same day refreshes only what it replaces again.
+    again = run_gate(end, end, settings=settings, instance=instance, promote=False)
+    assert again["success"] and again["refreshed"] == []
