@@ -19,7 +19,9 @@ SET VARIABLE abgate_segments = (
 
 -- Per correlation key: its first request opens the attribution window, and the key is mature
 -- once the window has closed by the end of $as_of; the metrics' log columns are summed per key
--- so that the units below, and the outcome join, never go back to the requests.
+-- so that the units below, and the outcome join, never go back to the requests. Every sum here
+-- is a fixed_sum (schema.sql), so a re-run gives the same bits (plain DOUBLE sums depend on the
+-- order rows are added in).
 CREATE OR REPLACE TEMP TABLE exp_keys AS
 WITH requests AS (
     SELECT *,
@@ -31,7 +33,7 @@ per_key AS (
     SELECT experiment_id, unit_id, correlation_key,
            min(ts) AS first_ts, min(variant) AS min_variant, max(variant) AS max_variant,
            count(*) AS requests, arg_min(segment_values, ts) AS segment_values,
-           exact_sum(CAST(COLUMNS(lambda c: metric_column(c)) AS DOUBLE)) AS '\0_sum',
+           fixed_sum(CAST(COLUMNS(lambda c: metric_column(c)) AS DOUBLE)) AS '\0_sum',
            count(COLUMNS(lambda c: metric_column(c))) AS '\0_count'
     FROM requests
     GROUP BY experiment_id, unit_id, correlation_key
@@ -56,9 +58,9 @@ FROM (
            min(first_ts) AS first_exposure, sum(requests) AS requests,
            count(*) AS n_keys, count(*) FILTER (WHERE mature) AS n_mature_keys,
            map(getvariable('abgate_segments'), arg_min(segment_values, first_ts)) AS attributes,
-           exact_sum(COLUMNS('^(.+)_sum$')) AS '\1_sum',
+           fixed_sum(COLUMNS('^(.+)_sum$')) AS '\1_sum',
            sum(COLUMNS('^(.+)_count$')) AS '\1_count',
-           exact_sum(CASE WHEN mature THEN COLUMNS('^(.+)_sum$') END) AS '\1_mature_sum'
+           fixed_sum(CASE WHEN mature THEN COLUMNS('^(.+)_sum$') END) AS '\1_mature_sum'
     FROM exp_keys
     GROUP BY experiment_id, unit_id
 );
@@ -69,15 +71,15 @@ DELETE FROM experiment_unit_values WHERE as_of = $as_of;
 -- over the mature ones; duplicate event_ids count once (the first delivery).
 INSERT INTO experiment_unit_values
 WITH key_outcomes AS (
-    SELECT k.experiment_id, k.unit_id, k.mature, o.outcome, exact_sum(o.value) AS value_sum
+    SELECT k.experiment_id, k.unit_id, k.mature, o.outcome, fixed_sum(o.value) AS value_sum
     FROM exp_keys k
     JOIN visible_outcome_events($as_of) o
       ON o.correlation_key = k.correlation_key AND o.ts >= k.first_ts AND o.ts < k.window_end
     GROUP BY k.experiment_id, k.unit_id, k.correlation_key, k.mature, o.outcome
 )
 SELECT $as_of, experiment_id, unit_id, 'outcome', outcome,
-       exact_sum(value_sum), count(*),
-       exact_sum(CASE WHEN mature THEN value_sum END), count(*) FILTER (WHERE mature),
+       fixed_sum(value_sum), count(*),
+       fixed_sum(CASE WHEN mature THEN value_sum END), count(*) FILTER (WHERE mature),
        count(*) FILTER (WHERE mature AND value_sum > 0), count(*) FILTER (WHERE mature)
 FROM key_outcomes
 GROUP BY experiment_id, unit_id, outcome;
@@ -121,12 +123,12 @@ pre_columns AS (
     )
 )
 SELECT $as_of AS as_of, experiment_id, unit_id, 'outcome' AS source, outcome,
-       exact_sum(value) AS pre_value
+       fixed_sum(value) AS pre_value
 FROM pre_events
 GROUP BY ALL
 UNION ALL
 SELECT $as_of, r.experiment_id, r.unit_id, 'column', c.name,
-       coalesce(exact_sum(log_column(c.name, CAST(r.input_tokens AS DOUBLE),
+       coalesce(fixed_sum(log_column(c.name, CAST(r.input_tokens AS DOUBLE),
            CAST(r.output_tokens AS DOUBLE), r.cost_usd, r.latency_ms, CAST(r.fallback AS DOUBLE),
            CAST(r.refusal AS DOUBLE), CAST(r.schema_valid AS DOUBLE))), 0)
 FROM pre_requests r

@@ -109,7 +109,8 @@ capped AS (
     LEFT JOIN caps c USING (experiment_id, metric)
 ),
 cells AS (
-    -- exact_sum (schema.sql): sums that do not depend on the order rows are added in
+    -- exact_sum (schema.sql): sums that do not depend on the order rows are added in; `bad`
+    -- counts the rows with a value out of its range, which make the cell's sums NaN
     SELECT experiment_id, metric, kind, variant, attributes,
            count(y) AS n, exact_sum(y) AS sum, exact_sum(y * y) AS sum_sq,
            exact_sum(d) AS den_sum, exact_sum(d * d) AS den_sum_sq,
@@ -120,7 +121,8 @@ cells AS (
            exact_sum(xd) AS pre_den_sum, exact_sum(xd * xd) AS pre_den_sum_sq,
            exact_sum(x * xd) AS pre_num_den_sum,
            exact_sum(d * xd) AS den_pre_den_sum, exact_sum(y * xd) AS num_pre_den_sum,
-           exact_sum(d * x) AS den_pre_num_sum
+           exact_sum(d * x) AS den_pre_num_sum,
+           count(*) FILTER (WHERE inexact(y) OR inexact(d) OR inexact(x) OR inexact(xd)) AS bad
     FROM capped
     WHERE y IS NOT NULL
     GROUP BY experiment_id, metric, kind, variant, attributes
@@ -132,18 +134,19 @@ segmented AS (
     FROM cells c JOIN cfg_segments s USING (experiment_id)
 )
 SELECT $as_of AS as_of, experiment_id, metric, kind, variant, segment, segment_value,
-       sum(n) AS n, exact_sum(sum) AS sum, exact_sum(sum_sq) AS sum_sq,
-       exact_sum(den_sum) AS den_sum, exact_sum(den_sum_sq) AS den_sum_sq,
-       exact_sum(cross_sum) AS cross_sum,
+       sum(n) AS n, exact_or_nan(sum, bad) AS sum, exact_or_nan(sum_sq, bad) AS sum_sq,
+       exact_or_nan(den_sum, bad) AS den_sum, exact_or_nan(den_sum_sq, bad) AS den_sum_sq,
+       exact_or_nan(cross_sum, bad) AS cross_sum,
        NULL::DOUBLE AS q, NULL::DOUBLE AS q_estimate, NULL::DOUBLE AS q_lo, NULL::DOUBLE AS q_hi,
-       exact_sum(pre_sum) AS pre_sum, exact_sum(pre_sum_sq) AS pre_sum_sq,
-       exact_sum(pre_cross_sum) AS pre_cross_sum,
+       exact_or_nan(pre_sum, bad) AS pre_sum, exact_or_nan(pre_sum_sq, bad) AS pre_sum_sq,
+       exact_or_nan(pre_cross_sum, bad) AS pre_cross_sum,
        any_value(cap) AS cap,
-       exact_sum(pre_den_sum) AS pre_den_sum, exact_sum(pre_den_sum_sq) AS pre_den_sum_sq,
-       exact_sum(pre_num_den_sum) AS pre_num_den_sum,
-       exact_sum(den_pre_den_sum) AS den_pre_den_sum,
-       exact_sum(num_pre_den_sum) AS num_pre_den_sum,
-       exact_sum(den_pre_num_sum) AS den_pre_num_sum
+       exact_or_nan(pre_den_sum, bad) AS pre_den_sum,
+       exact_or_nan(pre_den_sum_sq, bad) AS pre_den_sum_sq,
+       exact_or_nan(pre_num_den_sum, bad) AS pre_num_den_sum,
+       exact_or_nan(den_pre_den_sum, bad) AS den_pre_den_sum,
+       exact_or_nan(num_pre_den_sum, bad) AS num_pre_den_sum,
+       exact_or_nan(den_pre_num_sum, bad) AS den_pre_num_sum
 FROM segmented
 GROUP BY experiment_id, metric, kind, variant, segment, segment_value
 ORDER BY ALL;

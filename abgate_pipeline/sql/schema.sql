@@ -269,17 +269,31 @@ SELECT o.* EXCLUDE (row_id) FROM arrived o ANTI JOIN later_copies c USING (row_i
 -- addition, and its last digits follow the order). Each value is split into its integer part
 -- and its fraction in units of 2^-90 (x - trunc(x) is exact in floating point), both summed as
 -- 128-bit integers (exact, so any order gives the same totals), then turned back into one
--- DOUBLE. Values below 2^-90 in magnitude lose their bits below that; values of 2^100 or more,
--- and non-finite ones (which ingest keeps out), fall back to the plain sum, so NaN and inf still
--- show. (The aggregates of every branch are computed, hence TRY_CAST where the fallback
--- applies.)
-CREATE OR REPLACE MACRO exact_sum(x) AS CASE
-    WHEN isfinite(sum(x)) AND max(abs(x)) < pow(2.0, 100) THEN
-        CAST(sum(TRY_CAST(trunc(x) AS HUGEINT)) AS DOUBLE)
-        + CAST(sum(TRY_CAST(round((x - trunc(x)) * pow(2.0, 90)) AS HUGEINT)) AS DOUBLE)
-          / pow(2.0, 90)
-    ELSE sum(x)
-END;
+-- DOUBLE. Values below 2^-90 in magnitude lose their bits below that. Exact for finite values
+-- below 2^80 in magnitude, summed over fewer than 2^46 rows: ingest bounds every stored number
+-- (README), which keeps the sums here and their squares in range. A non-finite value, or one
+-- beyond 2^127, is left out (TRY_CAST): callers that cannot rule them out count them
+-- (`inexact`) and report the sum as NaN (`exact_or_nan`).
+CREATE OR REPLACE MACRO exact_sum(x) AS
+    CAST(sum(TRY_CAST(trunc(x) AS HUGEINT)) AS DOUBLE)
+    + CAST(sum(TRY_CAST(round((x - trunc(x)) * pow(2.0, 90)) AS HUGEINT)) AS DOUBLE)
+      / pow(2.0, 90);
+
+-- sum(x) in fixed point, in units of 2^-60, as one 128-bit integer sum: as fast as a plain
+-- DOUBLE sum and, like exact_sum, the same bits in any order. For sums of stored values
+-- (ingest bounds them to below 2^40) over fewer than 2^27 rows, where exact_sum's dynamic
+-- range (squares, products) is not needed; bits below 2^-60 are rounded off.
+CREATE OR REPLACE MACRO fixed_sum(x) AS
+    CAST(sum(TRY_CAST(round(x * pow(2.0, 60)) AS HUGEINT)) AS DOUBLE) / pow(2.0, 60);
+
+-- Whether a value is outside the range exact_sum adds exactly when it and products of two such
+-- values are summed (NaN, inf, or 2^40 and more in magnitude).
+CREATE OR REPLACE MACRO inexact(x) AS NOT coalesce(abs(x) < pow(2.0, 40), true);
+
+-- exact_sum(x), or NaN when some of the rows it stands for held an inexact value (`bad` counts
+-- them), so that such data shows as a non-finite statistic instead of being dropped.
+CREATE OR REPLACE MACRO exact_or_nan(x, bad) AS
+    CASE WHEN sum(bad) > 0 THEN 'nan'::DOUBLE ELSE exact_sum(x) END;
 
 -- The one of the seven numeric log columns that `name` names, given their values in contract
 -- order (a request's values, or a unit's sums of them): where a metric's configured column name

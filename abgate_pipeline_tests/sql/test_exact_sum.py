@@ -64,14 +64,43 @@ def test_parallel_aggregation_is_reproducible(con):
         ([None, None], None),
         ([1.5, None, -2.25], -0.75),
         ([-2.5, 1e15 + 0.5], 999999999999998.0),
-        ([1e300, 1.0], 1e300),  # beyond 2^100: the plain sum
+        ([-(2.0**79), 2.0**79, 2.0**-80], 2.0**-80),
     ],
 )
 def test_edges(con, values, expected):
     assert _sum(con, values)[0] == expected
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
-def test_non_finite_values_show_instead_of_vanishing(con, bad):
-    result = _sum(con, [1.0, bad])[0]
-    assert result != result or result in (float("inf"), float("-inf"))
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 2.0**40, 1e300])
+def test_values_out_of_range_make_exact_or_nan_nan(con, bad):
+    con.execute("CREATE OR REPLACE TEMP TABLE v AS SELECT unnest([1.0, 2.0, ?]) AS x", [bad])
+    (value,) = con.execute(
+        "SELECT exact_or_nan(x, CASE WHEN inexact(x) THEN 1 ELSE 0 END) FROM v"
+    ).fetchone()
+    assert value != value  # NaN: the cell's sums cannot be trusted, and the gate says so
+
+
+def test_values_in_range_are_exact_or_nan_exact(con):
+    con.execute("CREATE OR REPLACE TEMP TABLE v AS SELECT unnest([0.1, 0.2, -0.3]) AS x")
+    value = con.execute(
+        "SELECT exact_or_nan(x, CASE WHEN inexact(x) THEN 1 ELSE 0 END) FROM v"
+    ).fetchone()[0]
+    assert value == _exact([0.1, 0.2, -0.3])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_sum_is_order_independent_and_exact_to_its_quantum(con, seed):
+    """fixed_sum (the experiment table's sums of stored values): units of 2^-60, any order."""
+    rng = random.Random(seed)
+    values = [round(rng.uniform(0, 50), 6) for _ in range(2000)] + [1e12, 1e-5]
+    results = set()
+    for order in range(4):
+        rows = list(values)
+        random.Random(order).shuffle(rows)
+        con.execute("CREATE OR REPLACE TEMP TABLE v (x DOUBLE)")
+        con.executemany("INSERT INTO v VALUES (?)", [[x] for x in rows])
+        results.add(con.execute("SELECT fixed_sum(x) FROM v").fetchone()[0])
+    (result,) = results
+    quantum = Fraction(1, 2**60)
+    exact = sum((round(Fraction(v) / quantum) * quantum for v in values), Fraction(0))
+    assert result == float(exact)
