@@ -24,42 +24,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from abgate_pipeline.config import EXPERIMENT_ID, EXPERIMENT_ID_RULE
+from abgate_pipeline.decision.verdict import (
+    VERDICT_RULE_APPROVAL,
+    VERDICT_RULE_INTRO,
+    VERDICT_RULES,
+)
 from abgate_pipeline.files import write_atomically
-
-VERDICT_RULES = (
-    (
-        "invalid",
-        "a blocking data-quality check failed, or the traffic split shows a sample-ratio mismatch "
-        "(chi-square p < 0.001). Nothing is promoted; the report says why.",
-    ),
-    (
-        "rollback",
-        "the primary metric is significantly worse, or a guardrail is confidently worse than its "
-        "margin.",
-    ),
-    (
-        "promote",
-        "to the next rollout step, when the primary metric is significantly better after correction "
-        "across challengers, every guardrail passes non-inferiority, and the minimum sample is "
-        "reached.",
-    ),
-    (
-        "continue",
-        "otherwise; the report gives the power reached so far and the estimated days still needed.",
-    ),
-)
-VERDICT_RULE_INTRO = "The rules are applied in this order; the first one that holds is the verdict."
-VERDICT_RULE_APPROVAL = (
-    "Above the experiment's approval_above percentage a person must approve in Dagster before the "
-    "flag moves."
-)
-VERDICT_RULE = "\n".join(
-    [
-        VERDICT_RULE_INTRO,
-        *(f"- {verdict}: {rule}" for verdict, rule in VERDICT_RULES),
-        VERDICT_RULE_APPROVAL,
-    ]
-)
 
 DASH = "—"
 MINUS = "\u2212"

@@ -16,7 +16,8 @@ import pytest
 from markupsafe import escape
 
 from abgate_pipeline import reporting
-from abgate_pipeline.reporting import VERDICT_RULE, ReportPaths, render_report, write_report
+from abgate_pipeline.decision import VERDICT_RULE, VERDICT_RULES
+from abgate_pipeline.reporting import ReportPaths, render_report, write_report
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
@@ -227,7 +228,7 @@ class TestRenderContent:
         assert "support-bot-model-upgrade" in html
         assert "2026-11-14" in html
         assert "10\u00a0% → 50\u00a0%" in html
-        for verdict, rule in reporting.VERDICT_RULES:
+        for verdict, rule in VERDICT_RULES:
             assert verdict in VERDICT_RULE
             assert str(escape(rule)) in html
         for row in decision["metrics"]:

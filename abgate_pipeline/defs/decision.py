@@ -16,12 +16,12 @@ from dagster import (
 
 from abgate_pipeline import __version__, warehouse
 from abgate_pipeline.config import ExperimentSpec
-from abgate_pipeline.defs.experiment import experiment_table
+from abgate_pipeline.decision import CheckOutcome, GateInputs, decide
+from abgate_pipeline.defs.experiment import experiment_phases, experiment_table
 from abgate_pipeline.defs.ingest import CHECK_NAME
 from abgate_pipeline.defs.metrics import GX_CHECK, metric_frames
 from abgate_pipeline.defs.partitions import daily_partitions, up_to_as_of
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
-from abgate_pipeline.gate import CheckOutcome, GateInputs, decide
 from abgate_pipeline.reporting import decision_json
 
 
@@ -102,25 +102,25 @@ def gate_decision(
             as_of = date.fromisoformat(day)
             frames = warehouse.run(con, "gate_inputs", as_of=as_of)
             facts = warehouse.run(con, "experiment_checks", as_of=as_of)
-            phases = warehouse.run(con, "experiment_phase", as_of=as_of).set_index("experiment_id")
+            phases = experiment_phases(con, as_of)
             landed = frozenset(warehouse.run(con, "outcome_names", as_of=as_of)["outcome"])
             made_at = warehouse.run(con, "stored_rollout", as_of=as_of).set_index("experiment_id")
             for exp in experiments:
                 if as_of < exp.start:
                     continue
-                phase = phases.loc[exp.id]
+                phase = phases[exp.id]
                 # Looks from an earlier phase (before the last flag change) saw another split.
                 exp_frames = frames[
                     (frames["experiment_id"] == exp.id)
-                    & (frames["as_of"] >= phase["phase_start"].normalize())
+                    & (frames["as_of"] >= phase.start.normalize())
                 ]
                 record = decide(
                     GateInputs(
                         experiment=exp,
                         as_of=as_of,
                         frames=exp_frames,
-                        allocation=json.loads(phase["weights"]) if phase["weights"] else None,
-                        phase_start=phase["phase_start"].isoformat(),
+                        allocation=phase.served,
+                        phase_start=phase.start.isoformat(),
                         unit_facts=facts[facts["experiment_id"] == exp.id],
                         current_pct=int(made_at.loc[exp.id, "current_pct"])
                         if exp.id in made_at.index

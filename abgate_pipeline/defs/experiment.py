@@ -1,7 +1,11 @@
 """Stage 2: the experiment table, joined and aggregated to the randomization unit in DuckDB."""
 
+import json
+from dataclasses import dataclass
 from datetime import date
 
+import duckdb
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,21 +19,42 @@ from dagster import (
 )
 
 from abgate_pipeline import warehouse
+from abgate_pipeline.decision import integrity_checks
 from abgate_pipeline.defs.ingest import outcome_extracts, raw_inference_logs
 from abgate_pipeline.defs.partitions import daily_partitions, up_to_as_of
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
-from abgate_pipeline.gate import integrity_checks
 
 INTEGRITY_CHECKS = {
     "known_variants_only": "Every variant in the experiment table is configured.",
     "one_variant_per_unit": "Each randomization unit was served exactly one variant.",
-    "sample_ratio_mismatch": "Units per variant match the configured allocation "
-    "(chi-square goodness of fit, fails at p < 0.001).",
+    "sample_ratio_mismatch": "Units per variant match the split the flag serves in the current "
+    "phase, the configured allocation until the flag first changes (chi-square goodness of fit, "
+    "fails at p < 0.001).",
 }
 BLOCKS = (
     " A failure blocks promotion: the gate marks the experiment `invalid` (the report says why) "
     "and the sensor refuses to move its flag."
 )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """An experiment's analysis phase at an as-of day: when it began (the experiment start or
+    the last flag change) and the split the flag has served since (None: the configured
+    allocation, nothing has changed the flag yet)."""
+
+    start: pd.Timestamp
+    served: dict[str, float] | None
+
+
+def experiment_phases(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Phase]:
+    """Every configured experiment's phase as of the end of `as_of` (`sql/experiment_phase.sql`),
+    read the same way by the integrity checks here and by the decision."""
+    rows = warehouse.run(con, "experiment_phase", as_of=as_of)
+    return {
+        row.experiment_id: Phase(row.phase_start, json.loads(row.weights) if row.weights else None)
+        for row in rows.itertuples()
+    }
 
 
 @asset(
@@ -70,9 +95,10 @@ def experiment_table(
                 con.execute("ROLLBACK")
                 raise
             facts = warehouse.run(con, "experiment_checks", as_of=as_of)
+            phases = experiment_phases(con, as_of)
             for exp in experiments:
                 exp_facts = facts[facts["experiment_id"] == exp.id]
-                checks, _ = integrity_checks(exp, exp_facts)
+                checks, _ = integrity_checks(exp, exp_facts, phases[exp.id].served)
                 for check in checks:
                     if not check.passed:
                         failures[check.name].append(f"{day} {exp.id}: {check.description}")

@@ -12,9 +12,11 @@ from .cuped import (
     CupedResult,
     compare_means_cuped,
     compare_ratios_cuped,
+    covariate_varies,
     cuped_adjust,
     cuped_adjust_ratio,
     cuped_variance_reduction,
+    ratio_covariate_active,
 )
 from .frequentist import (
     ArmEstimate,
@@ -22,6 +24,7 @@ from .frequentist import (
     compare_means,
     compare_proportions,
     compare_ratios,
+    unit_variance,
 )
 from .noninferiority import NonInferiorityResult, non_inferiority
 from .power import SampleSize, achieved_power, days_remaining, required_sample_size_per_arm
@@ -56,6 +59,7 @@ __all__ = [
     "compare_quantiles",
     "compare_ratios",
     "compare_ratios_cuped",
+    "covariate_varies",
     "cuped_adjust",
     "cuped_adjust_ratio",
     "cuped_variance_reduction",
@@ -64,7 +68,9 @@ __all__ = [
     "non_inferiority",
     "order_statistic_ranks",
     "quantile_stats",
+    "ratio_covariate_active",
     "required_sample_size_per_arm",
     "sequential_test",
     "srm_test",
+    "unit_variance",
 ]

@@ -177,7 +177,16 @@ def compare_means_cuped(
 
 
 def _has_covariate(arm: SampleStats) -> bool:
-    return None not in (arm.pre_sum, arm.pre_sum_sq, arm.cross_sum)
+    return None not in (arm.pre_sum, arm.pre_sum_sq, arm.pre_cross_sum)
+
+
+def covariate_varies(arm: SampleStats) -> bool:
+    """Whether an arm carries a pre-period covariate that varies across its (>= 2) units: the
+    condition under which CUPED can reduce anything, so a caller adjusts only then."""
+    if not _has_covariate(arm) or arm.n < MIN_UNITS_PER_ARM:
+        return False
+    centred = _centred(arm.n, arm.pre_sum, arm.pre_sum, arm.pre_sum_sq)
+    return centred > FLOAT_REL_TOL * max(arm.pre_sum_sq, 1.0)
 
 
 def _pre_mean(arm: SampleStats) -> float:
@@ -208,7 +217,7 @@ def _pooled_theta(control: SampleStats, treatment: SampleStats, notes: list[str]
     if not all(_has_covariate(arm) for arm in arms):
         notes.append("no pre-period covariate in both arms: CUPED not applied (theta = 0)")
         return 0.0
-    cross = sum(_centred(arm.n, arm.sum, arm.pre_sum, arm.cross_sum) for arm in arms if arm.n)
+    cross = sum(_centred(arm.n, arm.sum, arm.pre_sum, arm.pre_cross_sum) for arm in arms if arm.n)
     pre_squares = sum(
         _centred(arm.n, arm.pre_sum, arm.pre_sum, arm.pre_sum_sq) for arm in arms if arm.n
     )
@@ -230,7 +239,7 @@ def _adjusted_arm(arm: SampleStats, theta: float, control_pre_mean: float) -> Cu
     pre_mean = arm.pre_sum / n
     x_binary = _is_binary(arm.pre_sum, arm.pre_sum_sq)
     pre_var = _moment(n, _centred(n, arm.pre_sum, arm.pre_sum, arm.pre_sum_sq), x_binary)
-    cov = _moment(n, _centred(n, arm.sum, arm.pre_sum, arm.cross_sum), x_binary and y_binary)
+    cov = _moment(n, _centred(n, arm.sum, arm.pre_sum, arm.pre_cross_sum), x_binary and y_binary)
     if theta == 0.0:
         return CupedArm(n, mean, pre_mean, mean, variance, variance, pre_var, cov)
     adjusted_var = variance - 2.0 * theta * cov + theta**2 * pre_var
@@ -253,12 +262,12 @@ RATIO_METHOD = "cuped_delta_method_ratio_welch_t"
 
 #: `RatioStats` fields of the pre-period covariate; a ratio is adjusted only if both arms have all.
 PRE_RATIO_FIELDS = (
-    "pre_num_sum",
-    "pre_num_sum_sq",
+    "pre_sum",
+    "pre_sum_sq",
     "pre_den_sum",
     "pre_den_sum_sq",
+    "pre_num_den_sum",
     "pre_cross_sum",
-    "num_pre_num_sum",
     "den_pre_den_sum",
     "num_pre_den_sum",
     "den_pre_num_sum",
@@ -385,6 +394,13 @@ def _has_pre_ratio(arm: RatioStats) -> bool:
     return all(getattr(arm, field) is not None for field in PRE_RATIO_FIELDS)
 
 
+def ratio_covariate_active(arm: RatioStats) -> bool:
+    """Whether an arm of a ratio metric had pre-period activity to adjust with: the pre-period
+    fields, a pre-period denominator that is not all 0, and >= 2 units (a ratio without
+    pre-period data is compared plainly, without a note)."""
+    return _has_pre_ratio(arm) and arm.pre_den_sum > 0 and arm.n >= MIN_UNITS_PER_ARM
+
+
 def _no_ratio_adjustment_reason(named: tuple[tuple[str, RatioStats], ...]) -> str | None:
     """Why the ratio cannot be adjusted whatever theta is, or None."""
 
@@ -444,7 +460,7 @@ class _RatioMoments:
         nan = math.nan
         ratio = arm.num_sum / arm.den_sum if n and arm.den_sum != 0 else nan
         has_pre = _has_pre_ratio(arm)
-        pre_ratio = arm.pre_num_sum / arm.pre_den_sum if has_pre and n and arm.pre_den_sum else nan
+        pre_ratio = arm.pre_sum / arm.pre_den_sum if has_pre and n and arm.pre_den_sum else nan
         if n < MIN_UNITS_PER_ARM:
             return cls(n, ratio, pre_ratio, nan, nan, nan, nan)
 
@@ -467,21 +483,21 @@ class _RatioMoments:
         mean_dp = arm.pre_den_sum / n
         pre = (
             (
-                var(arm.pre_num_sum, arm.pre_num_sum_sq),
-                cov(arm.pre_num_sum, arm.pre_den_sum, arm.pre_cross_sum),
+                var(arm.pre_sum, arm.pre_sum_sq),
+                cov(arm.pre_sum, arm.pre_den_sum, arm.pre_num_den_sum),
             ),
             (
-                cov(arm.pre_num_sum, arm.pre_den_sum, arm.pre_cross_sum),
+                cov(arm.pre_sum, arm.pre_den_sum, arm.pre_num_den_sum),
                 var(arm.pre_den_sum, arm.pre_den_sum_sq),
             ),
         )
         post_pre = (
             (
-                cov(arm.num_sum, arm.pre_num_sum, arm.num_pre_num_sum),
+                cov(arm.num_sum, arm.pre_sum, arm.pre_cross_sum),
                 cov(arm.num_sum, arm.pre_den_sum, arm.num_pre_den_sum),
             ),
             (
-                cov(arm.den_sum, arm.pre_num_sum, arm.den_pre_num_sum),
+                cov(arm.den_sum, arm.pre_sum, arm.den_pre_num_sum),
                 cov(arm.den_sum, arm.pre_den_sum, arm.den_pre_den_sum),
             ),
         )
@@ -489,8 +505,8 @@ class _RatioMoments:
         pre_variance = max(_bilinear(grad_pre, pre, grad_pre), 0.0)
         covariance = _bilinear(grad_post, post_pre, grad_pre)
         uncentred = (
-            (abs(arm.pre_num_sum_sq), abs(arm.pre_cross_sum)),
-            (abs(arm.pre_cross_sum), abs(arm.pre_den_sum_sq)),
+            (abs(arm.pre_sum_sq), abs(arm.pre_num_den_sum)),
+            (abs(arm.pre_num_den_sum), abs(arm.pre_den_sum_sq)),
         )
         abs_grad = tuple(abs(g) for g in grad_pre)
         scale = _bilinear(abs_grad, uncentred, abs_grad) / (n - 1)

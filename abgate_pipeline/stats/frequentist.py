@@ -336,6 +336,14 @@ def _ratio_arm(name: str, arm: RatioStats) -> tuple[ArmEstimate, str | None]:
     return ArmEstimate(name, n, ratio, max(unit_var, 0.0) / (n * mean_den**2)), None
 
 
+def unit_variance(arm: SampleStats) -> float | None:
+    """The ddof=1 variance of the per-unit values (the input of a sample-size plan); None below
+    2 units."""
+    if arm.n < MIN_UNITS_PER_ARM:
+        return None
+    return _sample_variance("arm", arm.n, arm.sum, arm.sum_sq)
+
+
 def _sample_variance(name: str, n: int, total: float, total_sq: float) -> float:
     """ddof=1 variance from sums; rounding noise below zero is clipped, real negatives raise."""
     centered = total_sq - total * total / n

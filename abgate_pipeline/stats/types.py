@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 class SampleStats:
     """Per-arm sufficient statistics of a per-unit value (proportion, mean, count).
 
-    `pre_*` / `cross_sum` are the optional CUPED pre-period covariate: per unit x = pre-period
-    value, `cross_sum` = sum(y * x).
+    `pre_*` are the optional CUPED pre-period covariate: per unit x = pre-period value,
+    `pre_sum` = sum(x), `pre_sum_sq` = sum(x²), `pre_cross_sum` = sum(y * x).
     """
 
     n: int
@@ -22,7 +22,7 @@ class SampleStats:
     sum_sq: float
     pre_sum: float | None = None
     pre_sum_sq: float | None = None
-    cross_sum: float | None = None
+    pre_cross_sum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,10 @@ class RatioStats:
     counts with mp = dp = 0; it is not dropped. Either all nine are given (in both arms), or the
     ratio is compared without adjustment:
 
-    - `pre_num_sum`, `pre_num_sum_sq`: sum(mp), sum(mp²)
+    - `pre_sum`, `pre_sum_sq`: sum(mp), sum(mp²)
     - `pre_den_sum`, `pre_den_sum_sq`: sum(dp), sum(dp²)
-    - `pre_cross_sum`: sum(mp·dp)  (gbstats `m_pre_d_pre_sum_of_products`)
-    - `num_pre_num_sum`: sum(m·mp)  (gbstats `m_post_m_pre_sum_of_products`)
+    - `pre_num_den_sum`: sum(mp·dp)  (gbstats `m_pre_d_pre_sum_of_products`)
+    - `pre_cross_sum`: sum(m·mp)  (gbstats `m_post_m_pre_sum_of_products`)
     - `den_pre_den_sum`: sum(d·dp)  (gbstats `d_post_d_pre_sum_of_products`)
     - `num_pre_den_sum`: sum(m·dp)  (gbstats `m_post_d_pre_sum_of_products`)
     - `den_pre_num_sum`: sum(d·mp)  (gbstats `m_pre_d_post_sum_of_products`)
@@ -60,12 +60,12 @@ class RatioStats:
     den_sum: float
     den_sum_sq: float
     cross_sum: float  # sum(num * den) over units
-    pre_num_sum: float | None = None
-    pre_num_sum_sq: float | None = None
+    pre_sum: float | None = None
+    pre_sum_sq: float | None = None
     pre_den_sum: float | None = None
     pre_den_sum_sq: float | None = None
+    pre_num_den_sum: float | None = None
     pre_cross_sum: float | None = None
-    num_pre_num_sum: float | None = None
     den_pre_den_sum: float | None = None
     num_pre_den_sum: float | None = None
     den_pre_num_sum: float | None = None

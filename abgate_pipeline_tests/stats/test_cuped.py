@@ -24,7 +24,7 @@ def _constructed(n: int, mean_y: float, sd_y: float, mean_x: float, sd_x: float,
         sum_sq=(n - 1) * sd_y**2 + n * mean_y**2,
         pre_sum=n * mean_x,
         pre_sum_sq=(n - 1) * sd_x**2 + n * mean_x**2,
-        cross_sum=(n - 1) * rho * sd_y * sd_x + n * mean_x * mean_y,
+        pre_cross_sum=(n - 1) * rho * sd_y * sd_x + n * mean_x * mean_y,
     )
 
 
@@ -35,7 +35,7 @@ def _from_units(y: np.ndarray, x: np.ndarray) -> SampleStats:
         sum_sq=float(y @ y),
         pre_sum=float(x.sum()),
         pre_sum_sq=float(x @ x),
-        cross_sum=float(x @ y),
+        pre_cross_sum=float(x @ y),
     )
 
 

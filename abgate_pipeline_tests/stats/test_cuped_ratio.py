@@ -49,12 +49,12 @@ def _from_units(m: np.ndarray, d: np.ndarray, mp: np.ndarray, dp: np.ndarray) ->
         den_sum=float(d.sum()),
         den_sum_sq=float(d @ d),
         cross_sum=float(m @ d),
-        pre_num_sum=float(mp.sum()),
-        pre_num_sum_sq=float(mp @ mp),
+        pre_sum=float(mp.sum()),
+        pre_sum_sq=float(mp @ mp),
         pre_den_sum=float(dp.sum()),
         pre_den_sum_sq=float(dp @ dp),
-        pre_cross_sum=float(mp @ dp),
-        num_pre_num_sum=float(m @ mp),
+        pre_num_den_sum=float(mp @ dp),
+        pre_cross_sum=float(m @ mp),
         den_pre_den_sum=float(d @ dp),
         num_pre_den_sum=float(m @ dp),
         den_pre_num_sum=float(d @ mp),
@@ -393,12 +393,12 @@ class TestSimulation:
             "den_sum": d.sum(-1),
             "den_sum_sq": (d * d).sum(-1),
             "cross_sum": (m * d).sum(-1),
-            "pre_num_sum": mp.sum(-1),
-            "pre_num_sum_sq": (mp * mp).sum(-1),
+            "pre_sum": mp.sum(-1),
+            "pre_sum_sq": (mp * mp).sum(-1),
             "pre_den_sum": dp.sum(-1),
             "pre_den_sum_sq": (dp * dp).sum(-1),
-            "pre_cross_sum": (mp * dp).sum(-1),
-            "num_pre_num_sum": (m * mp).sum(-1),
+            "pre_num_den_sum": (mp * dp).sum(-1),
+            "pre_cross_sum": (m * mp).sum(-1),
             "den_pre_den_sum": (d * dp).sum(-1),
             "num_pre_den_sum": (m * dp).sum(-1),
             "den_pre_num_sum": (d * mp).sum(-1),
@@ -473,12 +473,12 @@ class TestWithoutAdjustment:
     def test_zero_pre_period_denominator(self, arms):
         treatment = dataclasses.replace(
             arms[1],
-            pre_num_sum=0.0,
-            pre_num_sum_sq=0.0,
+            pre_sum=0.0,
+            pre_sum_sq=0.0,
             pre_den_sum=0.0,
             pre_den_sum_sq=0.0,
+            pre_num_den_sum=0.0,
             pre_cross_sum=0.0,
-            num_pre_num_sum=0.0,
             den_pre_den_sum=0.0,
             num_pre_den_sum=0.0,
             den_pre_num_sum=0.0,
@@ -579,7 +579,7 @@ class TestEdgeCases:
         with pytest.raises(ValueError, match="n must be >= 0"):
             cuped_adjust_ratio(dataclasses.replace(arm, n=-1), arm)
         with pytest.raises(ValueError, match="sum_sq"):
-            compare_ratios_cuped(arm, dataclasses.replace(arm, pre_num_sum_sq=0.0))
+            compare_ratios_cuped(arm, dataclasses.replace(arm, pre_sum_sq=0.0))
 
     def test_existing_ratio_stats_callers_still_work(self):
         plain = RatioStats(

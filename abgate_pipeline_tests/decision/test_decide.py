@@ -19,7 +19,7 @@ import yaml
 from scipy import stats as sps
 
 from abgate_pipeline.config import load_experiments
-from abgate_pipeline.gate import CheckOutcome, GateInputs, compare_frame_rows, decide
+from abgate_pipeline.decision import CheckOutcome, GateInputs, compare_frame_rows, decide
 from abgate_pipeline.reporting import decision_json
 from abgate_pipeline.stats import RatioStats, compare_ratios, compare_ratios_cuped
 
@@ -986,9 +986,9 @@ class TestCupedRatio:
         return RatioStats(
             n=len(y), num_sum=y.sum(), num_sum_sq=(y * y).sum(), den_sum=d.sum(),
             den_sum_sq=(d * d).sum(), cross_sum=(y * d).sum(),
-            pre_num_sum=x.sum(), pre_num_sum_sq=(x * x).sum(), pre_den_sum=xd.sum(),
-            pre_den_sum_sq=(xd * xd).sum(), pre_cross_sum=(x * xd).sum(),
-            num_pre_num_sum=(y * x).sum(), den_pre_den_sum=(d * xd).sum(),
+            pre_sum=x.sum(), pre_sum_sq=(x * x).sum(), pre_den_sum=xd.sum(),
+            pre_den_sum_sq=(xd * xd).sum(), pre_num_den_sum=(x * xd).sum(),
+            pre_cross_sum=(y * x).sum(), den_pre_den_sum=(d * xd).sum(),
             num_pre_den_sum=(y * xd).sum(), den_pre_num_sum=(d * x).sum(),
         )  # fmt: skip
 
