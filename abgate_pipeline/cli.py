@@ -208,6 +208,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["success"] and all(p["success"] for p in summary["promotions"]) else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from abgate_pipeline.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="abgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
     run.add_argument("--no-promote", action="store_true", help="do not act on the verdicts")
     run.set_defaults(func=cmd_run)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the experiments YAML")
+    schema.set_defaults(func=cmd_schema)
 
     # `abgate bench ...` has its own options (abgate_pipeline.bench); listed here for --help.
     sub.add_parser("bench", help="benchmark the full graph against DuckDB and pandas")

@@ -12,12 +12,22 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_EXPERIMENTS = PACKAGE_DIR / "demo" / "experiments.yaml"
@@ -85,95 +95,6 @@ class Settings:
         )
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric of an experiment. `mde` and `margin` are relative unless `*_type: absolute`."""
-
-    name: str
-    role: str
-    kind: str
-    better: str = "higher"
-    outcome: str | None = None
-    column: str | None = None
-    numerator: str | None = None
-    denominator: str | None = None
-    q: float | None = None
-    mde: float | None = None
-    mde_type: str = "relative"
-    margin: float | None = None
-    margin_type: str = "relative"
-    missing: str = "zero"
-    winsorize: float | None = None  # cap per-unit values at this pooled quantile (mean/count)
-
-    @property
-    def source(self) -> str:
-        """`outcome` or `column` for single-source metrics (ratio metrics have two sources)."""
-        return "outcome" if self.outcome else "column"
-
-    @property
-    def source_name(self) -> str | None:
-        return self.outcome or self.column
-
-
-@dataclass(frozen=True)
-class RolloutSpec:
-    steps: tuple[int, ...] = (10, 50, 100)
-    approval_above: int = 50
-
-    def next_step(self, current_pct: int) -> int | None:
-        """The next rollout percentage above the current one, or None at the last step."""
-        return next((s for s in self.steps if s > current_pct), None)
-
-    def requires_approval(self, target_pct: int) -> bool:
-        return target_pct > self.approval_above
-
-
-@dataclass(frozen=True)
-class ExperimentSpec:
-    id: str
-    flag_key: str
-    champion: str
-    challengers: tuple[str, ...]
-    start: date
-    metrics: tuple[MetricSpec, ...]
-    unit: str = "unit_id"
-    attribution_window_hours: float = 72.0
-    alpha: float = 0.05
-    power: float = 0.8
-    sequential: bool = True
-    segments: tuple[str, ...] = ()
-    allocation: dict[str, float] = field(default_factory=dict)
-    rollout: RolloutSpec = field(default_factory=RolloutSpec)
-    correction: str = "holm"
-    min_units_per_arm: int = 100
-    pre_period_days: int = 0  # days before `start` whose unit-tagged outcomes feed CUPED
-    cuped: bool = True
-    bayes_prior_std: float | None = None  # N(0, sd) prior on the relative lift; None = flat
-
-    @property
-    def first_day(self) -> date:
-        """The earliest day the experiment reads data from (the pre-period included)."""
-        return self.start - timedelta(days=self.pre_period_days)
-
-    @property
-    def variants(self) -> tuple[str, ...]:
-        return (self.champion, *self.challengers)
-
-    @property
-    def primary(self) -> MetricSpec:
-        return next(m for m in self.metrics if m.role == "primary")
-
-    def expected_shares(self) -> dict[str, float]:
-        """Intended traffic share per variant (the SRM null), normalised to sum to 1."""
-        total = sum(self.allocation.values())
-        return {v: self.allocation[v] / total for v in self.variants}
-
-    def config_hash(self) -> str:
-        """A stable hash of the experiment's whole configuration, stored with every verdict."""
-        payload = json.dumps(asdict(self), sort_keys=True, default=str)
-        return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
-
-
 def read_yaml(path: Path) -> Any:
     """The experiments file's YAML document, refusing alias expansions beyond YAML_NODE_BUDGET."""
     try:
@@ -221,213 +142,425 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     return sizes[key]
 
 
-def load_experiments(path: Path) -> tuple[ExperimentSpec, ...]:
-    """Read and validate the experiments YAML (DESIGN.md §2); raise ConfigError on any problem."""
-    document = read_yaml(path)
-    if not isinstance(document, dict) or not isinstance(document.get("experiments"), list):
-        raise ConfigError(f"{path}: expected a top-level `experiments:` list")
-    experiments = tuple(
-        _parse_experiment(raw, f"{path}: experiments[{i}]")
-        for i, raw in enumerate(document["experiments"])
-    )
-    ids = [e.id for e in experiments]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"{path}: experiment ids must be unique, got {ids}")
-    if not experiments:
-        raise ConfigError(f"{path}: no experiments configured")
-    return experiments
+# --- the experiment YAML ---------------------------------------------------------------------
+#
+# Validators raise a message without the key ("must be a number, got 'x'"); `_config_error`
+# puts the key path in front, so every error names the key that is wrong.
 
 
-EXPERIMENT_KEYS = frozenset(
-    {
-        "id", "flag_key", "champion", "challengers", "unit", "start", "attribution_window_hours",
-        "alpha", "power", "sequential", "metrics", "segments", "allocation", "rollout",
-        "correction", "min_units_per_arm", "pre_period_days", "cuped", "bayes_prior_std",
-        "description", "owner", "tags",  # free-form documentation, ignored
-    }
-)  # fmt: skip
-
-
-def _require(raw: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in raw or raw[key] in (None, ""):
-        raise ConfigError(f"{where}: missing required key `{key}`")
-    return raw[key]
-
-
-def _number(value: Any, key: str, where: str, *, integer: bool = False) -> float:
-    """A YAML number (not a string like "5%" or a bool), else a ConfigError naming the key."""
+def _number(value: Any) -> float:
+    """A YAML number, not a string such as "5%" or a bool."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: `{key}` must be a number, got {value!r}")
-    if integer and value != int(value):
-        raise ConfigError(f"{where}: `{key}` must be a whole number, got {value!r}")
-    return int(value) if integer else float(value)
+        raise ValueError(f"must be a number, got {value!r}")
+    return float(value)
 
 
-def _flag(value: Any, key: str, where: str) -> bool:
+def _whole(value: Any) -> int:
+    number = _number(value)
+    if number != int(number):
+        raise ValueError(f"must be a whole number, got {value!r}")
+    return int(number)
+
+
+def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{where}: `{key}` must be true or false, got {value!r}")
+        raise ValueError(f"must be true or false, got {value!r}")
     return value
 
 
-def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
+def _required_name(value: Any) -> str:
+    """A non-empty name; an empty string counts as missing."""
+    if value is None or value == "":
+        raise PydanticCustomError("missing", "missing")
+    if isinstance(value, bool | dict | list):
+        raise ValueError(f"must be a name, got {value!r}")
+    return str(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
     """A list of names; a single name is a list of one."""
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: `{key}` must be a list of names, got {value!r}")
+        raise ValueError(f"must be a list of names, got {value!r}")
     return tuple(value)
 
 
-def _day(value: Any, key: str, where: str) -> date:
+def _required_names(value: Any) -> tuple[str, ...]:
+    if value is None or value == "" or value == []:
+        raise PydanticCustomError("missing", "missing")
+    return _names(value)
+
+
+def _unit(value: Any) -> str:
+    if value != "unit_id":
+        raise ValueError(
+            f"must be unit_id, got {value!r}: the randomization unit is the inference log's "
+            "`unit_id` field; map your column to it with `column_mapping.inference_logs.unit_id`"
+        )
+    return value
+
+
+def _day(value: Any) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             return date.fromisoformat(value)
-    raise ConfigError(f"{where}: `{key}` must be YYYY-MM-DD, got {value!r}")
+    raise ValueError(f"must be YYYY-MM-DD, got {value!r}")
 
 
-def _parse_experiment(raw: Any, where: str) -> ExperimentSpec:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    exp_id = _require(raw, "id", where)
-    if not isinstance(exp_id, str) or not EXPERIMENT_ID.fullmatch(exp_id):
-        raise ConfigError(
-            f"{where}: `id` {exp_id!r} is not a valid experiment id: {EXPERIMENT_ID_RULE}"
-        )
-    where = f"{where} ({exp_id})"
-    unknown = set(raw) - EXPERIMENT_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (typo?)")
-    champion = str(_require(raw, "champion", where))
-    challengers = _names(_require(raw, "challengers", where), "challengers", where)
-    if champion in challengers or len(set(challengers)) != len(challengers):
-        raise ConfigError(f"{where}: `challengers` must be distinct and exclude the champion")
-    variants = (champion, *challengers)
-    start = _day(_require(raw, "start", where), "start", where)
-    allocation = {
-        str(k): _number(v, "allocation", where) for k, v in (raw.get("allocation") or {}).items()
-    }
-    if not allocation:
-        allocation = {v: 100.0 / len(variants) for v in variants}
-    if set(allocation) != set(variants) or any(v < 0 for v in allocation.values()):
-        raise ConfigError(f"{where}: `allocation` must give a share >= 0 to exactly {variants}")
-    if sum(allocation.values()) <= 0:
-        raise ConfigError(f"{where}: `allocation` shares must not all be zero")
-    metrics = tuple(
-        _parse_metric(m, f"{where}: metrics[{i}]") for i, m in enumerate(raw.get("metrics") or [])
-    )
-    if sum(m.role == "primary" for m in metrics) != 1:
-        raise ConfigError(f"{where}: exactly one metric must have `role: primary`")
-    names = [m.name for m in metrics]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}: metric names must be unique, got {names}")
-    rollout_raw = raw.get("rollout") or {}
-    rollout = RolloutSpec(
-        steps=tuple(
-            _number(s, "rollout.steps", where, integer=True)
-            for s in rollout_raw.get("steps", (10, 50, 100))
-        ),
-        approval_above=_number(
-            rollout_raw.get("approval_above", 50), "rollout.approval_above", where, integer=True
-        ),
-    )
-    if list(rollout.steps) != sorted(set(rollout.steps)) or not all(
-        0 < s <= 100 for s in rollout.steps
-    ):
-        raise ConfigError(f"{where}: `rollout.steps` must be increasing percentages in (0, 100]")
-    alpha = _number(raw.get("alpha", 0.05), "alpha", where)
-    power = _number(raw.get("power", 0.8), "power", where)
-    if not (0 < alpha < 0.5 and 0 < power < 1):
-        raise ConfigError(f"{where}: need 0 < `alpha` < 0.5 and 0 < `power` < 1")
-    window = _number(raw.get("attribution_window_hours", 72), "attribution_window_hours", where)
-    if window <= 0:
-        raise ConfigError(f"{where}: `attribution_window_hours` must be positive")
-    pre_period_days = _number(raw.get("pre_period_days", 0), "pre_period_days", where, integer=True)
-    min_units = _number(raw.get("min_units_per_arm", 100), "min_units_per_arm", where, integer=True)
-    if pre_period_days < 0 or min_units < 2:
-        raise ConfigError(f"{where}: need `pre_period_days` >= 0 and `min_units_per_arm` >= 2")
-    prior_std = raw.get("bayes_prior_std")
-    if prior_std is not None and _number(prior_std, "bayes_prior_std", where) <= 0:
-        raise ConfigError(f"{where}: `bayes_prior_std` must be > 0 (omit it for a flat prior)")
-    correction = str(raw.get("correction", "holm"))
-    if correction not in ("holm", "bh", "none"):
-        raise ConfigError(f"{where}: `correction` must be holm, bh or none")
-    return ExperimentSpec(
-        id=exp_id,
-        flag_key=str(_require(raw, "flag_key", where)),
-        champion=champion,
-        challengers=challengers,
-        start=start,
-        metrics=metrics,
-        unit=str(raw.get("unit", "unit_id")),
-        attribution_window_hours=window,
-        alpha=alpha,
-        power=power,
-        sequential=_flag(raw.get("sequential", True), "sequential", where),
-        segments=_names(raw.get("segments") or [], "segments", where),
-        allocation=allocation,
-        rollout=rollout,
-        correction=correction,
-        min_units_per_arm=min_units,
-        pre_period_days=pre_period_days,
-        cuped=_flag(raw.get("cuped", True), "cuped", where),
-        bayes_prior_std=prior_std,
-    )
+def _experiment_id(value: Any) -> str:
+    if value is None or value == "":
+        raise PydanticCustomError("missing", "missing")
+    if not isinstance(value, str) or not EXPERIMENT_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid experiment id: {EXPERIMENT_ID_RULE}")
+    return value
 
 
-def _parse_metric(raw: Any, where: str) -> MetricSpec:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping")
-    name = str(_require(raw, "name", where))
-    where = f"{where} ({name})"
-    known = {f for f in MetricSpec.__dataclass_fields__}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
-    numbers = {
-        k: _number(raw[k], k, where)
-        for k in ("q", "mde", "margin", "winsorize")
-        if raw.get(k) is not None
-    }
-    spec = MetricSpec(**{**{k: v for k, v in raw.items() if k in known}, **numbers})
-    checks = [
-        (spec.role in ROLES, f"`role` must be one of {ROLES}"),
-        (spec.kind in METRIC_KINDS, f"`kind` must be one of {METRIC_KINDS}"),
-        (spec.better in ("higher", "lower"), "`better` must be higher or lower"),
-        (spec.missing in ("zero", "exclude"), "`missing` must be zero or exclude"),
-        (spec.mde_type in ("relative", "absolute"), "`mde_type` must be relative or absolute"),
-        (
-            spec.margin_type in ("relative", "absolute"),
-            "`margin_type` must be relative or absolute",
-        ),
-        (spec.role != "guardrail" or spec.margin is not None, "a guardrail needs a `margin`"),
-        (spec.margin is None or spec.margin >= 0, "`margin` must be >= 0"),
-        (spec.mde is None or spec.mde > 0, "`mde` must be > 0"),
-        (
-            spec.winsorize is None or (0.5 < spec.winsorize < 1 and spec.kind in ("mean", "count")),
-            "`winsorize` is a quantile in (0.5, 1) and applies to mean and count metrics",
-        ),
+def one_of(*choices: str) -> Any:
+    """A string type that is one of `choices` (an `enum` in the JSON Schema)."""
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return Annotated[
+        str, BeforeValidator(check), WithJsonSchema({"type": "string", "enum": list(choices)})
     ]
-    if spec.kind == "ratio":
-        checks.append(
-            (bool(spec.numerator and spec.denominator), "a ratio needs numerator/denominator")
+
+
+_NAMES_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+Number = Annotated[float, BeforeValidator(_number)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+RequiredName = Annotated[
+    str, BeforeValidator(_required_name), WithJsonSchema({"type": "string", "minLength": 1})
+]
+Names = Annotated[tuple[str, ...], BeforeValidator(_names), WithJsonSchema(_NAMES_SCHEMA)]
+RequiredNames = Annotated[
+    tuple[str, ...], BeforeValidator(_required_names), WithJsonSchema(_NAMES_SCHEMA)
+]
+Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+Direction = one_of("higher", "lower")
+Scale = one_of("relative", "absolute")
+
+_MODEL = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricSpec(BaseModel):
+    """One metric of an experiment. `mde` and `margin` are relative unless `*_type: absolute`."""
+
+    model_config = _MODEL
+
+    name: RequiredName
+    role: one_of(*ROLES) = Field(
+        description="primary: decides promote/rollback; guardrail: must not be worse than its "
+        "margin; secondary: reported, corrected for multiple testing"
+    )
+    kind: one_of(*METRIC_KINDS)
+    better: Direction = "higher"
+    outcome: str | None = Field(None, description="The outcome event name the metric reads.")
+    column: one_of(*LOG_METRIC_COLUMNS) | None = Field(
+        None, description="The inference-log column the metric reads (averaged per unit)."
+    )
+    numerator: str | None = None
+    denominator: str | None = None
+    q: Number | None = None
+    mde: Number | None = Field(
+        None, description="Minimum detectable effect the sample is planned for (relative)."
+    )
+    mde_type: Scale = "relative"
+    margin: Number | None = Field(
+        None, description="A guardrail's non-inferiority margin: the most harm tolerated."
+    )
+    margin_type: Scale = "relative"
+    missing: one_of("zero", "exclude") = "zero"
+    winsorize: Number | None = None  # cap per-unit values at this pooled quantile (mean/count)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MetricSpec:
+        checks = [
+            (self.role != "guardrail" or self.margin is not None, "a guardrail needs a `margin`"),
+            (self.margin is None or self.margin >= 0, "`margin` must be >= 0"),
+            (self.mde is None or self.mde > 0, "`mde` must be > 0"),
+            (
+                self.winsorize is None
+                or (0.5 < self.winsorize < 1 and self.kind in ("mean", "count")),
+                "`winsorize` is a quantile in (0.5, 1) and applies to mean and count metrics",
+            ),
+        ]
+        if self.kind == "ratio":
+            checks.append(
+                (bool(self.numerator and self.denominator), "a ratio needs numerator/denominator")
+            )
+        else:
+            checks.append(
+                (
+                    bool(self.outcome) != bool(self.column),
+                    "give exactly one of `outcome` or `column`",
+                )
+            )
+        if self.kind == "quantile":
+            checks.append((self.column is not None, "a quantile metric reads a log `column`"))
+            checks.append((self.q is not None and 0 < self.q < 1, "a quantile needs 0 < q < 1"))
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+    @property
+    def source(self) -> str:
+        """`outcome` or `column` for single-source metrics (ratio metrics have two sources)."""
+        return "outcome" if self.outcome else "column"
+
+    @property
+    def source_name(self) -> str | None:
+        return self.outcome or self.column
+
+
+def _steps(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"must be a list of percentages, got {value!r}")
+    steps = tuple(_whole(step) for step in value)
+    if list(steps) != sorted(set(steps)) or not all(0 < step <= 100 for step in steps):
+        raise ValueError("must be increasing percentages in (0, 100]")
+    return steps
+
+
+class RolloutSpec(BaseModel):
+    """The percentages the challengers are ramped through, and above which a person approves."""
+
+    model_config = _MODEL
+
+    steps: Annotated[
+        tuple[int, ...],
+        BeforeValidator(_steps),
+        WithJsonSchema(
+            {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 100}}
+        ),
+    ] = (10, 50, 100)
+    approval_above: Whole = 50
+
+    def next_step(self, current_pct: int) -> int | None:
+        """The next rollout percentage above the current one, or None at the last step."""
+        return next((s for s in self.steps if s > current_pct), None)
+
+    def requires_approval(self, target_pct: int) -> bool:
+        return target_pct > self.approval_above
+
+
+# Documentation keys: shown to readers, not part of what the verdict is computed from (and so
+# not in the config hash).
+DOCUMENTATION_KEYS = ("description", "owner", "tags")
+
+
+class ExperimentSpec(BaseModel):
+    """One experiment of the YAML (README "Experiment YAML", DESIGN.md §2)."""
+
+    model_config = _MODEL
+
+    id: Annotated[
+        str,
+        BeforeValidator(_experiment_id),
+        WithJsonSchema({"type": "string", "pattern": f"^{EXPERIMENT_ID.pattern}$"}),
+    ]
+    flag_key: RequiredName
+    champion: RequiredName
+    challengers: RequiredNames
+    start: Day
+    metrics: tuple[MetricSpec, ...] = ()
+    unit: Annotated[
+        str, BeforeValidator(_unit), WithJsonSchema({"type": "string", "enum": ["unit_id"]})
+    ] = Field(
+        "unit_id",
+        description="The randomization unit: the inference log's `unit_id` field (map another "
+        "column to it with `column_mapping.inference_logs.unit_id`).",
+    )
+    attribution_window_hours: Number = 72.0
+    alpha: Number = Field(0.05, description="Significance level of every test.")
+    power: Number = Field(0.8, description="Power the sample is planned for, at the MDE.")
+    sequential: Flag = Field(
+        True, description="Keep the error rate honest under daily looks (alpha spending)."
+    )
+    segments: Names = ()
+    allocation: dict[str, Number] = Field(
+        default_factory=dict,
+        description="Intended percent per variant (the SRM null before any flag change); "
+        "default: an equal split.",
+    )
+    rollout: RolloutSpec = RolloutSpec()
+    correction: one_of("holm", "bh", "none") = Field(
+        "holm", description="Correction across challengers and secondary metrics."
+    )
+    min_units_per_arm: Whole = Field(
+        100, description="Units each arm needs before a sequential test may promote."
+    )
+    pre_period_days: Whole = 0  # days before `start` whose unit-tagged outcomes feed CUPED
+    cuped: Flag = True
+    bayes_prior_std: Number | None = None  # N(0, sd) prior on the relative lift; None = flat
+    description: str | None = None
+    owner: str | None = None
+    tags: Names = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _equal_split_by_default(cls, raw: Any) -> Any:
+        """No `allocation`: every variant gets an equal share."""
+        if isinstance(raw, dict) and not raw.get("allocation"):
+            champion, challengers = raw.get("champion"), raw.get("challengers")
+            named = [champion] + (
+                [challengers] if isinstance(challengers, str) else list(challengers or [])
+            )
+            if all(isinstance(v, str) and v for v in named):
+                raw = {**raw, "allocation": {v: 100.0 / len(named) for v in named}}
+        return raw
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSpec:
+        variants = self.variants
+        checks = [
+            (
+                self.champion not in self.challengers
+                and len(set(self.challengers)) == len(self.challengers),
+                "`challengers` must be distinct and exclude the champion",
+            ),
+            (
+                set(self.allocation) == set(variants)
+                and all(v >= 0 for v in self.allocation.values()),
+                f"`allocation` must give a share >= 0 to exactly {variants}",
+            ),
+            (sum(self.allocation.values()) > 0, "`allocation` shares must not all be zero"),
+            (
+                sum(m.role == "primary" for m in self.metrics) == 1,
+                "exactly one metric must have `role: primary`",
+            ),
+            (
+                len({m.name for m in self.metrics}) == len(self.metrics),
+                f"metric names must be unique, got {[m.name for m in self.metrics]}",
+            ),
+            (
+                0 < self.alpha < 0.5 and 0 < self.power < 1,
+                "need 0 < `alpha` < 0.5 and 0 < `power` < 1",
+            ),
+            (self.attribution_window_hours > 0, "`attribution_window_hours` must be positive"),
+            (
+                self.pre_period_days >= 0 and self.min_units_per_arm >= 2,
+                "need `pre_period_days` >= 0 and `min_units_per_arm` >= 2",
+            ),
+            (
+                self.bayes_prior_std is None or self.bayes_prior_std > 0,
+                "`bayes_prior_std` must be > 0 (omit it for a flat prior)",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+    @property
+    def first_day(self) -> date:
+        """The earliest day the experiment reads data from (the pre-period included)."""
+        return self.start - timedelta(days=self.pre_period_days)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return (self.champion, *self.challengers)
+
+    @property
+    def primary(self) -> MetricSpec:
+        return next(m for m in self.metrics if m.role == "primary")
+
+    def expected_shares(self) -> dict[str, float]:
+        """Intended traffic share per variant (the SRM null), normalised to sum to 1."""
+        total = sum(self.allocation.values())
+        return {v: self.allocation[v] / total for v in self.variants}
+
+    def config_hash(self) -> str:
+        """A stable hash of what the verdict is computed from, stored with every verdict."""
+        payload = json.dumps(
+            self.model_dump(mode="json", exclude=set(DOCUMENTATION_KEYS)), sort_keys=True
         )
-    else:
-        checks.append(
-            (bool(spec.outcome) != bool(spec.column), "give exactly one of `outcome` or `column`")
+        return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+# Top-level keys of the experiments file besides `experiments`; `x-*` keys are free (YAML
+# anchors for shared metric definitions, say).
+TOP_LEVEL_KEYS = ("experiments", "column_mapping")
+
+
+def load_experiments(path: Path) -> tuple[ExperimentSpec, ...]:
+    """Read and validate the experiments YAML (DESIGN.md §2); raise ConfigError on any problem."""
+    document = read_yaml(path)
+    if not isinstance(document, dict) or not isinstance(document.get("experiments"), list):
+        raise ConfigError(f"{path}: expected a top-level `experiments:` list")
+    unknown = sorted(
+        str(k) for k in document if k not in TOP_LEVEL_KEYS and not str(k).startswith("x-")
+    )
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level keys {unknown} (typo?); expected {list(TOP_LEVEL_KEYS)} "
+            "or `x-...` keys for shared YAML anchors"
         )
-    if spec.column:
-        checks.append(
-            (spec.column in LOG_METRIC_COLUMNS, f"`column` must be one of {LOG_METRIC_COLUMNS}")
-        )
-    if spec.kind == "quantile":
-        checks.append((spec.column is not None, "a quantile metric reads a log `column`"))
-        checks.append((spec.q is not None and 0 < spec.q < 1, "a quantile needs 0 < q < 1"))
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(f"{where}: {message}")
-    return spec
+    experiments = []
+    for i, raw in enumerate(document["experiments"]):
+        where = f"{path}: experiments[{i}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        if isinstance(raw.get("id"), str) and raw["id"]:
+            where += f" ({raw['id']})"
+        try:
+            experiments.append(ExperimentSpec.model_validate(raw))
+        except ValidationError as error:
+            raise ConfigError(_config_error(where, raw, error)) from None
+    ids = [e.id for e in experiments]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: experiment ids must be unique, got {ids}")
+    if not experiments:
+        raise ConfigError(f"{path}: no experiments configured")
+    return tuple(experiments)
+
+
+def _config_error(where: str, raw: dict, error: ValidationError) -> str:
+    """Every problem pydantic found, one per line, each with the key path it is about."""
+    lines = []
+    unknown: dict[str, list[str]] = {}
+    for problem in error.errors():
+        context, key = _location(where, raw, problem["loc"])
+        kind = problem["type"]
+        if kind == "extra_forbidden":
+            unknown.setdefault(context, []).append(key.rsplit(".", 1)[-1])
+            continue
+        if kind == "missing":
+            lines.append(f"{context}: missing required key `{key}`")
+        elif kind == "model_type" or (kind == "dict_type" and key == ""):
+            lines.append(f"{context}: expected a mapping")
+        else:
+            message = problem["msg"].removeprefix("Value error, ")
+            if kind not in ("value_error",):
+                message = f"{message}, got {problem.get('input')!r}"
+            lines.append(f"{context}: `{key}` {message}" if key else f"{context}: {message}")
+    for context, keys in unknown.items():
+        lines.insert(0, f"{context}: unknown keys {sorted(keys)} (typo?)")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _location(where: str, raw: dict, loc: tuple) -> tuple[str, str]:
+    """Where a problem is (the experiment, or one of its metrics, by position and name) and the
+    dotted key it is about (empty for a problem of the whole mapping)."""
+    context, keys = where, []
+    parts = list(loc)
+    if len(parts) >= 2 and parts[0] == "metrics" and isinstance(parts[1], int):
+        metrics = raw.get("metrics") or []
+        metric = metrics[parts[1]] if parts[1] < len(metrics) else None
+        name = metric.get("name") if isinstance(metric, dict) else None
+        context = f"{where}: metrics[{parts[1]}]" + (f" ({name})" if name else "")
+        parts = parts[2:]
+    for part in parts:
+        if isinstance(part, str) and not part.startswith(("function-", "literal[")):
+            keys.append(part)
+    return context, ".".join(keys)
 
 
 def ratio_part_source(name: str) -> str:

@@ -587,3 +587,44 @@ class TestYamlAliasBudget:
         path.write_text(self._bomb(9))
         with pytest.raises(ConfigError, match="aliases expand"):
             load_column_mapping(path)
+
+
+class TestModels:
+    def test_a_top_level_typo_is_refused(self, tmp_path):
+        path = tmp_path / "experiments.yaml"
+        path.write_text(yaml.safe_dump({"experiments": [VALID], "column_maping": {}}))
+        with pytest.raises(ConfigError, match=r"unknown top-level keys \['column_maping'\]"):
+            load_experiments(path)
+
+    def test_every_problem_is_reported_at_once_with_its_key(self, tmp_path):
+        raw = variant(alpah=0.05, power="high", correction="bonferroni")
+        raw["metrics"] = [{**PRIMARY, "colour": "blue"}, GUARDRAIL, RATIO]
+        message = assert_config_error(
+            tmp_path,
+            raw,
+            "experiments[0] (exp-a): unknown keys ['alpah'] (typo?)",
+            "metrics[0] (conversion): unknown keys ['colour'] (typo?)",
+            "`power` must be a number, got 'high'",
+            "`correction` must be one of holm, bh, none, got 'bonferroni'",
+        )
+        assert len(message.splitlines()) == 4
+
+    def test_documentation_keys_are_kept_and_not_hashed(self, tmp_path):
+        plain = load_one(tmp_path, VALID)
+        documented = load_one(
+            tmp_path, variant(description="Bigger model", owner="team:support", tags=["llm"])
+        )
+        assert (documented.description, documented.owner, documented.tags) == (
+            "Bigger model", "team:support", ("llm",),
+        )  # fmt: skip
+        assert documented.config_hash() == plain.config_hash()
+        assert load_one(tmp_path, variant(alpha=0.01)).config_hash() != plain.config_hash()
+
+    def test_the_unit_is_the_logs_unit_id(self, tmp_path):
+        assert load_one(tmp_path, variant(unit="unit_id")).unit == "unit_id"
+        assert_config_error(tmp_path, variant(unit="session_id"), "`unit`", "'session_id'")
+
+    def test_specs_are_frozen(self, tmp_path):
+        spec = load_one(tmp_path, VALID)
+        with pytest.raises(ValueError, match="frozen"):
+            spec.alpha = 0.1
