@@ -22,7 +22,7 @@ from abgate_pipeline.defs.ingest import CHECK_NAME
 from abgate_pipeline.defs.metrics import GX_CHECK, metric_frames
 from abgate_pipeline.defs.partitions import daily_partitions, up_to_as_of
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
-from abgate_pipeline.reporting import decision_json
+from abgate_pipeline.report import decision_json
 
 
 def current_challenger_pct(settings: AbgateSettings, exp: ExperimentSpec) -> int:

@@ -16,7 +16,7 @@ from abgate_pipeline import warehouse
 from abgate_pipeline.defs.decision import gate_decision
 from abgate_pipeline.defs.partitions import daily_partitions
 from abgate_pipeline.defs.resources import AbgateSettings, Warehouse
-from abgate_pipeline.reporting import write_report
+from abgate_pipeline.report import write_report
 
 
 @asset(

@@ -20,7 +20,7 @@ from scipy import stats as sps
 
 from abgate_pipeline.config import load_experiments
 from abgate_pipeline.decision import CheckOutcome, GateInputs, compare_frame_rows, decide
-from abgate_pipeline.reporting import decision_json
+from abgate_pipeline.report import decision_json
 from abgate_pipeline.stats import RatioStats, compare_ratios, compare_ratios_cuped
 
 AS_OF = date(2026, 11, 10)

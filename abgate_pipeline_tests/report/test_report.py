@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from markupsafe import escape
 
-from abgate_pipeline import reporting
 from abgate_pipeline.decision import VERDICT_RULE, VERDICT_RULES
-from abgate_pipeline.reporting import ReportPaths, render_report, write_report
+from abgate_pipeline.report import ReportPaths, formatting, plots, render_report, write_report
 
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(1)>'
@@ -299,7 +298,7 @@ class TestRenderContent:
 
     def test_guardrail_plot_draws_the_margin_on_the_harmful_side(self) -> None:
         row = sample_decision()["metrics"][2]  # p95 latency, lower is better, 10 % margin
-        plot = reporting.forest_plot(row)
+        plot = plots.forest_plot(row)
         assert plot is not None
         assert plot.x_margin is not None and plot.x_margin > plot.x_zero
         assert plot.x_low < plot.x_zero < plot.x_high
@@ -310,7 +309,7 @@ class TestRenderContent:
             "refusal_rate", "guardrail", "proportion", better="lower", control_value=0.004,
             ci_low=0.5, ci_high=1.5, rel_lift=1.0, margin=0.002, margin_type="absolute",
         )  # fmt: skip
-        plot = reporting.forest_plot(row)
+        plot = plots.forest_plot(row)
         assert plot is not None and plot.tone == "worse"
         # 0.002 absolute on a 0.004 base is a +50 % relative margin: exactly the CI's low end.
         assert plot.x_margin == pytest.approx(plot.x_low)
@@ -509,7 +508,7 @@ class TestFormatting:
          (None, "—"), (float("nan"), "—"), ("0.1", "—"), (True, "—")],
     )  # fmt: skip
     def test_p_values(self, value: Any, text: str) -> None:
-        assert reporting.fmt_p(value) == text
+        assert formatting.fmt_p(value) == text
 
     @pytest.mark.parametrize(
         ("value", "signed", "text"),
@@ -517,9 +516,9 @@ class TestFormatting:
          (-38.5, True, "\u221238.5"), (38.5, True, "+38.5"), (0, True, "0"), (120.4, False, "120"), (0.04, True, "+0.04"), (float("inf"), False, "—")],
     )  # fmt: skip
     def test_numbers(self, value: Any, signed: bool, text: str) -> None:
-        assert reporting.fmt_number(value, signed=signed) == text
+        assert formatting.fmt_number(value, signed=signed) == text
 
     def test_probabilities_never_round_to_certainty(self) -> None:
-        assert reporting.fmt_probability(0.99996) == ">\u00a099.9\u00a0%"
-        assert reporting.fmt_probability(0.00001) == "<\u00a00.1\u00a0%"
-        assert reporting.fmt_probability(0.93) == "93.0\u00a0%"
+        assert formatting.fmt_probability(0.99996) == ">\u00a099.9\u00a0%"
+        assert formatting.fmt_probability(0.00001) == "<\u00a00.1\u00a0%"
+        assert formatting.fmt_probability(0.93) == "93.0\u00a0%"
