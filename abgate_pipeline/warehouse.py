@@ -62,10 +62,9 @@ def connection_config() -> dict[str, Any]:
     DuckDB's own default is 80 % of RAM, which lets one run take the whole machine.
 
     No vacuum tasks at checkpoints: every table here is written a slice at a time (a partition,
-    an as-of day) and a re-run deletes that whole slice, so there is little to compact, while
-    the checkpoint after storing 10M requests took 4.6-6.6 s with vacuum tasks and 0.02 s
-    without, and left the file at 442 MB instead of 287 MB. Re-ingesting days still reuses the
-    freed blocks (docs/benchmarks.md).
+    an as-of day) and a re-run deletes that whole slice, so there is little to compact, and the
+    vacuum made checkpoints slow and the file larger; re-ingested days still reuse the freed
+    blocks (measurements in docs/benchmarks.md).
     """
     return {
         "memory_limit": os.environ.get("ABGATE_DUCKDB_MEMORY_LIMIT", "").strip() or "1GB",

@@ -32,7 +32,7 @@ from abgate_pipeline.stats import (
     quantile_stats,
     ratio_covariate_active,
 )
-from abgate_pipeline.stats.cuped import PRE_RATIO_FIELDS
+from abgate_pipeline.stats.cuped_ratio import PRE_RATIO_FIELDS
 
 ALL = "__all__"  # the segment value of a frame row over all units
 

@@ -17,7 +17,8 @@
 WITH unit_outcomes AS (
     -- One row per unit with outcome events: each outcome a metric reads, by name. Joining the
     -- units to this once (not once per unit x metric, and not once per outcome) keeps the join
-    -- to one probe row per unit: at 28M units x 6 metrics the per-metric joins spilled >60 GB.
+    -- to one probe row per unit; per-metric joins spill far beyond memory at 100M requests
+    -- (docs/benchmarks.md).
     SELECT experiment_id, unit_id,
            map(list(name), list({'sum': mature_sum, 'any': mature_any, 'present': mature_present}))
                AS outcome

@@ -60,7 +60,7 @@ JOIN quantile_cells c USING (experiment_id, metric, variant, segment, segment_va
 
 -- A request without the column's value keeps a NULL row (counted nowhere): filtering here would
 -- put a condition on both sides into the join, and the planner would then build its hash
--- table on the requests instead of the units (out of memory at 100M requests).
+-- table on the requests instead of the units, which does not fit in memory at scale.
 CREATE OR REPLACE TEMP TABLE quantile_obs AS
 SELECT u.base,
        log_column(u.num_name, CAST(l.input_tokens AS DOUBLE), CAST(l.output_tokens AS DOUBLE),

@@ -7,15 +7,17 @@ documented in each module's docstring; `settings` holds the defaults.
 from .bayes import BayesResult, chance_to_beat
 from .corrections import adjust_p_values, benjamini_hochberg, holm
 from .cuped import (
-    CupedRatioArm,
-    CupedRatioResult,
     CupedResult,
     compare_means_cuped,
-    compare_ratios_cuped,
     covariate_varies,
     cuped_adjust,
-    cuped_adjust_ratio,
     cuped_variance_reduction,
+)
+from .cuped_ratio import (
+    CupedRatioArm,
+    CupedRatioResult,
+    compare_ratios_cuped,
+    cuped_adjust_ratio,
     ratio_covariate_active,
 )
 from .frequentist import (

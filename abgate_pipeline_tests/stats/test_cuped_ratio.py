@@ -24,7 +24,7 @@ from abgate_pipeline.stats import (
     compare_ratios_cuped,
     cuped_adjust_ratio,
 )
-from abgate_pipeline.stats.cuped import PRE_RATIO_FIELDS, RATIO_METHOD
+from abgate_pipeline.stats.cuped_ratio import PRE_RATIO_FIELDS, RATIO_METHOD
 
 REFERENCE_FILE = Path(__file__).with_name("reference") / "ratio_cuped_gbstats.json"
 REFERENCE = json.loads(REFERENCE_FILE.read_text())
