@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)
 # Demo-only redaction key; set your own secret in the environment for real data.
 export ABGATE_REDACTION_KEY ?= abgate-demo-key-not-a-secret
 
-.PHONY: install demo test ui lint format bench calibration clean
+.PHONY: install system-packages demo test ui lint format bench calibration clean
 
 install: $(STAMP)
 
@@ -20,10 +20,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# Debian packages the tests need, installed once when missing: chromium for the report's
+# browser tests (Playwright drives it; no browser is downloaded).
+system-packages:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
 demo: install
 	$(BIN)/abgate demo
 
-test: install
+test: install system-packages
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 ui: install
