@@ -54,10 +54,12 @@ CHECK_NAME = "required_columns_and_types"
 
 @dataclass
 class _DayLanded:
-    """What one landing day's readers saw: files per format and spans that were not requests."""
+    """What one landing day's readers saw: files per format, spans that were not requests and blank
+    lines, none of which are records."""
 
     files_by_format: Counter[str] = field(default_factory=Counter)
     spans_skipped: int = 0
+    blank_lines: int = 0
 
 
 def _land_day(
@@ -80,13 +82,16 @@ def _land_day(
     if not direct:
         warehouse.run(con, f"landed_{dataset}")
     for batch in batches:
-        warehouse.run(con, "landing_inputs", **mapping.reader_inputs(batch, dataset, flag_keys))
+        inputs = mapping.reader_inputs(batch, dataset, flag_keys)
+        warehouse.run(con, "landing_inputs", **inputs)
         for step in batch.format.steps[dataset]:
-            warehouse.run(con, step)
+            warehouse.run(con, step, **inputs)
         warehouse.run(con, "landing_direct" if direct else "landing_append")
         landed.files_by_format[batch.format.name] += len(batch.files)
         if batch.format.is_traces:
             landed.spans_skipped += int(warehouse.run(con, "span_counts")["spans_skipped"][0])
+    if not direct:
+        landed.blank_lines = int(warehouse.run(con, "blank_lines")["blank_lines"][0])
     return landed
 
 
@@ -102,7 +107,7 @@ def _ingest(
     """Stage every day of the run's partitions, each replacing that day's rows atomically."""
     fates: Counter[str] = Counter()
     formats: Counter[str] = Counter()
-    stored = quarantined = empty_keys = skipped = 0
+    stored = quarantined = empty_keys = skipped = blank = 0
     per_day: list[str] = []
     experiments = settings.experiments()
     mapping = load_column_mapping(Path(settings.experiments_file))
@@ -137,15 +142,16 @@ def _ingest(
             formats.update(landed.files_by_format)
             stored, quarantined = stored + day_stored, quarantined + day_quarantined
             skipped += landed.spans_skipped
+            blank += landed.blank_lines
             empty_keys += int(facts[f"{folder}_empty_keys"][0])
             day_files = sum(landed.files_by_format.values())
             per_day.append(
                 f"| {day} | {day_files} | {sum(day_fates.values())} | {day_stored} "
-                f"| {day_quarantined} | {landed.spans_skipped} |"
+                f"| {day_quarantined} | {landed.spans_skipped} | {landed.blank_lines} |"
             )
             context.log.info(
                 f"{table} {day}: {dict(landed.files_by_format)} files, {day_fates}, "
-                f"{landed.spans_skipped} spans skipped"
+                f"{landed.spans_skipped} spans skipped, {landed.blank_lines} blank lines"
             )
         schema = warehouse.run(con, "table_schema")
 
@@ -160,9 +166,10 @@ def _ingest(
             "quarantine_reasons": MetadataValue.json(reasons),
             "files_by_format": MetadataValue.json(dict(formats)),
             "spans_skipped": skipped,
+            "blank_lines": blank,
             "per_day": MetadataValue.md(
-                "| day | files | records read | stored | quarantined | spans skipped |\n"
-                "|---|---|---|---|---|---|\n" + "\n".join(per_day)
+                "| day | files | records read | stored | quarantined | spans skipped | blank lines |\n"
+                "|---|---|---|---|---|---|---|\n" + "\n".join(per_day)
             ),
             "warehouse_table": table,
         }

@@ -31,7 +31,8 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     schema_valid VARCHAR,
     prompt VARCHAR,
     response VARCHAR,
-    attributes MAP(VARCHAR, VARCHAR)
+    attributes MAP(VARCHAR, VARCHAR),
+    blank BOOLEAN NOT NULL DEFAULT false  -- a blank line of a text file: counted, not a record
 );
 
-CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * FROM landed_batches;
+CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;

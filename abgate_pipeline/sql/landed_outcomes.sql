@@ -11,7 +11,8 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     "timestamp" VARCHAR,
     source VARCHAR,
     unit_id VARCHAR,
-    attributes MAP(VARCHAR, VARCHAR)
+    attributes MAP(VARCHAR, VARCHAR),
+    blank BOOLEAN NOT NULL DEFAULT false
 );
 
-CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * FROM landed_batches;
+CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;

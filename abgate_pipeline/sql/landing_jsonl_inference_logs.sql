@@ -6,6 +6,7 @@ SELECT
     line_number,
     raw,
     problem,
+    blank,
     doc[getvariable('abgate_columns').request_id] AS request_id,
     doc[getvariable('abgate_columns')."timestamp"] AS "timestamp",
     doc[getvariable('abgate_columns').experiment_id] AS experiment_id,

@@ -6,6 +6,7 @@ SELECT
     line_number,
     raw,
     problem,
+    blank,
     doc[getvariable('abgate_columns').event_id] AS event_id,
     doc[getvariable('abgate_columns').correlation_key] AS correlation_key,
     doc[getvariable('abgate_columns').outcome] AS outcome,

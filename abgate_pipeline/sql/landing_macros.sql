@@ -1,6 +1,36 @@
 -- Helpers the landing readers and the validation (stage_*.sql) share, created once per connection
 -- before any reader runs.
 
+-- The lines of a text landing file (text_files.sql): a file read as UTF-8 `text` is split as
+-- text; one that is not UTF-8 is split as its bytes printed with every byte outside printable
+-- ASCII (and `"`, `\`) as \xHH, and each of its lines is decoded on its own, so a bad byte costs
+-- its line only.
+CREATE OR REPLACE TEMP MACRO file_lines(text, content) AS CASE
+    WHEN text IS NOT NULL THEN string_split(text, chr(10))
+    ELSE string_split(CAST(content AS VARCHAR), '\x0A')
+END;
+
+-- A line of file_lines as text, NULL when the file was split as escaped bytes and this line is
+-- not UTF-8.
+CREATE OR REPLACE TEMP MACRO decoded_line(part, escaped) AS
+    CASE WHEN escaped THEN try(decode(CAST(part AS BLOB))) ELSE part END;
+
+-- A decoded line without its terminator's CR (CRLF files) and, on the file's first line, without
+-- a byte-order mark: neither is part of the record.
+CREATE OR REPLACE TEMP MACRO line_text(decoded, line_number) AS CASE
+    WHEN line_number = 1 AND starts_with(decoded, chr(65279)) THEN rtrim(ltrim(decoded, chr(65279)), chr(13))
+    WHEN ends_with(decoded, chr(13)) THEN rtrim(decoded, chr(13))
+    ELSE decoded
+END;
+
+-- An undecodable line as text that keeps its bytes: the \xHH escapes of file_lines, with `"` as
+-- itself and `\` as \\ (so a literal "\xFF" in the line stays apart from the byte 0xFF).
+CREATE OR REPLACE TEMP MACRO escaped_bytes(part) AS replace(replace(part, '\x22', '"'), '\x5C', '\\');
+
+-- Whether a line holds only JSON whitespace: not a record (files often end with a blank line, and
+-- CRLF files leave a lone CR when split at LF).
+CREATE OR REPLACE TEMP MACRO is_blank(line) AS trim(line, E' \t\r') = '';
+
 -- A struct (or map) of values as text, without its NULL entries: a row's segment attributes.
 -- Casting a struct to a map is cheap and building a map from entries is not, so the entries are
 -- only filtered when a value is NULL.

@@ -12,6 +12,7 @@
 -- onto the CHAIN/AGENT/TOOL spans around the call, which would count one request several times.
 -- Other spans are skipped (span_counts.sql counts them). A span whose `metadata` is not a JSON
 -- object is kept, with that problem, when it could be a request: a logging bug stays visible.
+-- Blank lines of an OTLP file are passed on only to be counted (landed_rows leaves them out).
 CREATE OR REPLACE TEMP VIEW span_requests AS
 WITH spans AS (
     SELECT *,
@@ -70,9 +71,10 @@ SELECT
     span_field(attrs, 'response') AS response,
     map_concat(prefixed_segments(attrs, 'metadata.'), prefixed_segments(attrs, 'abgate.'))
         AS attributes,
-    (span_problem IS NOT NULL OR experiment_id IS NOT NULL)
+    blank,
+    NOT blank AND (span_problem IS NOT NULL OR experiment_id IS NOT NULL)
         AND coalesce(upper(span_kind), 'LLM') = 'LLM' AS is_request
 FROM fields;
 
 CREATE OR REPLACE TEMP VIEW landed AS
-SELECT * EXCLUDE (is_request) FROM span_requests WHERE is_request;
+SELECT * EXCLUDE (is_request) FROM span_requests WHERE is_request OR blank;

@@ -49,6 +49,7 @@ SELECT
     lower(e.span->>'status_code') AS status,
     coalesce(a.attributes, MAP {}::MAP(VARCHAR, VARCHAR)) AS attributes,
     []::MAP(VARCHAR, VARCHAR)[] AS flag_evaluations,
-    coalesce(a.attributes['openinference.span.kind'], e.span->>'span_kind') AS span_kind
+    coalesce(a.attributes['openinference.span.kind'], e.span->>'span_kind') AS span_kind,
+    false AS blank
 FROM exported e
 LEFT JOIN attributes a USING (source_file, line_number);
