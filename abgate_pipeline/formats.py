@@ -227,11 +227,15 @@ class ColumnMapping:
             **header,
             "files": list(batch.files),
             "columns": columns,
+            "column_fields": [{"field": f, "column": c} for f, c in columns.items()],
             "expected_columns": dict.fromkeys(columns.values()),
             "consumed_columns": sorted(
                 {c.lower() for c in columns.values()} | set(SOURCE_HELPER_COLUMNS)
             ),
             "attribute_keys": {f: list(keys) for f, keys in attributes.items()},
+            "attribute_fields": [
+                {"field": f, "keys": list(keys)} for f, keys in attributes.items()
+            ],
             "consumed_attributes": sorted(
                 {"metadata", *known_attributes, *(k for ks in attributes.values() for k in ks)}
             ),

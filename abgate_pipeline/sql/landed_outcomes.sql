@@ -4,6 +4,7 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     line_number BIGINT NOT NULL,
     raw VARCHAR,
     problem VARCHAR,
+    structured_fields VARCHAR[],
     event_id VARCHAR,
     correlation_key VARCHAR,
     outcome VARCHAR,

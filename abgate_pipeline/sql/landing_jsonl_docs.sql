@@ -3,7 +3,8 @@
 -- lines, which are kept only to be counted (`blank`; landed_rows leaves them out). A line that is
 -- not UTF-8, or not a JSON object, keeps its problem for the quarantine, with its bytes escaped
 -- in `raw` when they are not text (text_files.sql, file_lines in landing_macros.sql).
--- landing_jsonl_<dataset>.sql picks the contract's fields out of `doc`.
+-- landing_jsonl_<dataset>.sql picks the contract's fields out of `doc`; `structured_keys` are the
+-- keys whose values are objects or arrays (their `doc` text is the JSON), for the validation.
 CREATE OR REPLACE TEMP VIEW jsonl_docs AS
 WITH parts AS (
     SELECT source_file, text IS NULL AS escaped, file_lines(text, content) AS parts FROM text_files
@@ -29,6 +30,10 @@ parsed AS (
         CASE WHEN is_json AND json_type(line) = 'OBJECT'
              THEN json_transform(line, '"MAP(VARCHAR, VARCHAR)"') END AS doc
     FROM checked
+),
+structured AS (
+    SELECT *, CASE WHEN doc IS NOT NULL THEN structured_keys(line) END AS structured_keys
+    FROM parsed
 )
 SELECT
     source_file,
@@ -41,5 +46,6 @@ SELECT
         WHEN doc IS NULL THEN 'repeated key in JSON object'
     END AS problem,
     doc,
+    structured_keys,
     CASE WHEN is_json OR line IS NULL THEN false ELSE is_blank(line) END AS blank
-FROM parsed;
+FROM structured;

@@ -1,7 +1,8 @@
 -- OTLP/JSON trace files as `span_rows` for landing_spans.sql: one row per span, with its
 -- resource's attributes and the attributes of its `gen_ai.content.*` events folded in (the span's
 -- own win, then events, then the resource), and the attributes of its feature-flag evaluation
--- events kept apart. A file is one JSON document (`{"resourceSpans": [...]}`) or one per line
+-- events kept apart, and the keys of attributes that are lists or key-value lists
+-- (`structured_attributes`, for the validation of ids and labels). A file is one JSON document (`{"resourceSpans": [...]}`) or one per line
 -- (the collector's file exporter); a line that is not such a document is one record with its
 -- problem, a line that is not UTF-8 too (text_files.sql), and a blank line is kept only to be
 -- counted (`blank`).
@@ -77,6 +78,15 @@ events AS (
         ) AS flag_events
     FROM spans
 ),
+attribute_lists AS (
+    SELECT *,
+        list_concat(
+            json_extract(span, '$.attributes[*]'),
+            flatten(list_transform(
+                content_events, lambda event: json_extract(event, '$.attributes[*]'))),
+            resource_attributes) AS attribute_list
+    FROM events
+),
 records AS (
     SELECT
         source_file, doc_line, r, s, p,
@@ -89,15 +99,12 @@ records AS (
         CAST((TRY_CAST(span->>'endTimeUnixNano' AS BIGINT)
               - TRY_CAST(span->>'startTimeUnixNano' AS BIGINT)) / 1e6 AS VARCHAR) AS latency_ms,
         otlp_status(span->'status'->>'code') AS status,
-        otlp_attributes(list_concat(
-            json_extract(span, '$.attributes[*]'),
-            flatten(list_transform(
-                content_events, lambda event: json_extract(event, '$.attributes[*]'))),
-            resource_attributes)) AS attributes,
+        otlp_attributes(attribute_list) AS attributes,
+        otlp_structured_keys(attribute_list) AS structured_attributes,
         list_transform(
             flag_events, lambda event: otlp_attributes(json_extract(event, '$.attributes[*]'))
         ) AS flag_evaluations
-    FROM events
+    FROM attribute_lists
     UNION ALL BY NAME
     SELECT source_file, doc_line, 0 AS r, 0 AS s, 0 AS p, doc AS raw, problem, blank
     FROM checked

@@ -9,10 +9,20 @@ quarantined with their reason, and records read = stored + quarantined.
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
 from abgate_pipeline_tests.conftest import make_settings
 from abgate_pipeline_tests.defs.test_ingest_formats import (
     EMAIL,
+    INFERENCE_TYPES,
+    OUTCOME_TYPES,
+    OUTCOMES,
     REQUESTS,
     SUPPORT,
     Landed,
@@ -22,10 +32,13 @@ from abgate_pipeline_tests.defs.test_ingest_formats import (
     ingest,
     otlp_document,
     otlp_span,
+    phoenix_rows,
     quarantined,
     records,
     stored_logs,
     write_csv,
+    write_jsonl,
+    write_parquet,
 )
 
 VALID_IDS = [f["request_id"] for _, f in REQUESTS]
@@ -180,3 +193,183 @@ def test_an_unterminated_csv_quote_costs_the_lines_it_swallows_only(tmp_path):
     assert (reason, line) == ("malformed CSV row: unquoted value (lines 14-18)", 14)
     assert raw.startswith('"csv-bad,') and all(f",{i}," in raw for i in swallowed)
     assert reconciles(landed)
+
+
+# --- values: what a valid number or id is, the same in every format ------------------------
+
+# (field, value as written, the reason, or None for a valid value). Counts, costs and durations
+# are finite, non-negative and at most 1e12; counts are whole numbers (2.0 is one).
+LOG_VALUES = [
+    ("cost_usd", "NaN", "bad type: cost_usd"),  # the string
+    ("cost_usd", math.inf, "bad type: cost_usd"),  # JSON's Infinity
+    ("latency_ms", math.nan, "bad type: latency_ms"),  # JSON's NaN
+    ("latency_ms", -5.0, "out of range: latency_ms"),
+    ("latency_ms", 2e12, "out of range: latency_ms"),
+    ("input_tokens", -1, "out of range: input_tokens"),
+    ("input_tokens", 1.5, "bad type: input_tokens"),
+    ("input_tokens", 2.0, None),
+    ("output_tokens", 10**13, "out of range: output_tokens"),
+    ("cost_usd", 1e308, "out of range: cost_usd"),
+    ("cost_usd", -0.01, "out of range: cost_usd"),
+]
+# Spans carry the latency as end - start: it cannot be NaN.
+SPAN_VALUES = [v for v in LOG_VALUES if not (v[0] == "latency_ms" and math.isnan(v[1]))]
+VALUE_TYPES = {**INFERENCE_TYPES, "input_tokens": pa.float64()}
+
+
+def value_records(cases) -> list[dict]:
+    """The four valid requests, then one request per case with its value."""
+    base = records(day_of(0))[0]
+    return [
+        *records(day_of(0)),
+        *(
+            {**base, "request_id": f"val-{i:02d}", field: value}
+            for i, (field, value, _) in enumerate(cases)
+        ),
+    ]
+
+
+def write_values(where: Path, name: str) -> list[tuple]:
+    """The value cases as `name` writes them into `where`; returns the cases it can express."""
+    where.mkdir(parents=True, exist_ok=True)
+    if name == "jsonl":
+        write_jsonl(where / "a.jsonl", value_records(LOG_VALUES))
+    elif name == "csv":
+        write_csv(where / "a.csv", value_records(LOG_VALUES))
+    elif name == "parquet":
+        rows = [
+            {k: float(v) if k == "cost_usd" else v for k, v in r.items()}
+            for r in value_records(LOG_VALUES)
+        ]
+        write_parquet(where / "a.parquet", rows, VALUE_TYPES)
+    elif name == "otlp":
+        spans = [otlp_span(r, OtlpStyle()) for r in value_records(SPAN_VALUES)]
+        (where / "a.otlp.json").write_text(json.dumps(otlp_document(spans, "svc")))
+    else:
+        rows = [row for r in value_records(SPAN_VALUES) for row in phoenix_rows(r, "json")]
+        pd.DataFrame(rows).to_parquet(where / "a.phoenix.parquet", index=False)
+    return SPAN_VALUES if name in ("otlp", "phoenix") else LOG_VALUES
+
+
+@pytest.mark.parametrize("name", ["jsonl", "csv", "parquet", "otlp", "phoenix"])
+def test_numbers_that_are_not_finite_counts_or_amounts_are_quarantined(tmp_path, name):
+    settings = make_settings(tmp_path)
+    cases = write_values(folder(settings.landing_dir, "inference_logs", 0), name)
+    result = ingest(settings, day_of(0), day_of(0))
+    assert result.success
+    landed = Landed(settings, result)
+    ids = [f"val-{i:02d}" for i in range(len(cases))]
+    valid = [i for i, (_, _, reason) in zip(ids, cases, strict=True) if reason is None]
+    assert stored_ids(landed) == sorted([*VALID_IDS, *valid])
+    assert landed.query(
+        "SELECT input_tokens FROM inference_logs WHERE request_id = ?", valid[0]
+    ) == [(2,)]
+    # each record is quarantined for its own value (its raw text names it)
+    got = {
+        next(i for i in ids if i in raw): reason
+        for reason, _, raw in quarantined(landed, "inference_logs", 0)
+    }
+    assert got == {i: reason for i, (_, _, reason) in zip(ids, cases, strict=True) if reason}
+    assert reconciles(landed)
+
+
+def test_ids_and_labels_written_as_objects_or_arrays_are_bad_types(tmp_path):
+    """An id or label is a JSON string (or a number, stored as its text); an object or array is
+    `bad type` in every format that can write one. Prompts and responses may be message lists."""
+    settings = make_settings(tmp_path)
+    day = records(day_of(0))
+    base = day[0]
+    jsonl = [
+        {**base, "request_id": {"id": 1}},
+        {**base, "request_id": "obj-unit", "unit_id": ["cust-1"]},
+        {**base, "request_id": "obj-model", "model": {"$numberLong": "5"}},
+        {**base, "request_id": 12345},
+        {**base, "request_id": "msg-list", "prompt": [{"role": "user", "content": "hi"}]},
+    ]
+    write_jsonl(folder(settings.landing_dir, "inference_logs", 0) / "a.jsonl", jsonl)
+    parquet = folder(settings.landing_dir, "inference_logs", 1) / "a.parquet"
+    write_parquet(parquet, records(day_of(1))[:2], INFERENCE_TYPES)
+    table = pq.read_table(parquet)
+    units = pa.array([{"id": u} for u in table["unit_id"].to_pylist()])
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("unit_id"), "unit_id", units), parquet
+    )
+    otlp = [
+        otlp_span(records(day_of(2))[0], OtlpStyle(), **{"enduser.id": None, "user.id": None}),
+        otlp_span(records(day_of(2))[1], OtlpStyle()),
+    ]
+    otlp[0]["attributes"].append({"key": "enduser.id", "value": {"kvlistValue": {"values": []}}})
+    otlp[1]["attributes"] = [
+        {"key": "session.id", "value": {"arrayValue": {"values": [{"stringValue": "ZD-2"}]}}}
+        if a["key"] == "session.id"
+        else a
+        for a in otlp[1]["attributes"]
+    ]
+    where = folder(settings.landing_dir, "inference_logs", 2)
+    where.mkdir(parents=True)
+    (where / "a.otlp.json").write_text(json.dumps(otlp_document(otlp, "svc")))
+    chain, llm = phoenix_rows(records(day_of(3))[0], "json")
+    metadata = json.loads(llm["attributes.metadata"])
+    llm["attributes.metadata"] = json.dumps({**metadata, "correlation_key": {"id": "ZD-1"}})
+    where = folder(settings.landing_dir, "inference_logs", 3)
+    where.mkdir(parents=True)
+    pd.DataFrame([chain, llm]).to_parquet(where / "a.phoenix.parquet", index=False)
+    result = ingest(settings, day_of(0), day_of(3))
+    assert result.success
+    landed = Landed(settings, result)
+    stored = {r[0]: r[19] for r in stored_logs(landed, 0)}
+    assert sorted(stored) == ["12345", "msg-list"]
+    assert json.loads(stored["msg-list"]) == [{"role": "user", "content": "hi"}]
+    expected = {
+        0: ["bad type: model", "bad type: request_id", "bad type: unit_id"],
+        1: ["bad type: unit_id", "bad type: unit_id"],
+        2: ["bad type: correlation_key", "bad type: unit_id"],
+        3: ["bad type: correlation_key"],
+    }
+    for offset, reasons in expected.items():
+        assert sorted(r[0] for r in quarantined(landed, "inference_logs", offset)) == reasons
+
+
+# (outcome, value, reason or None): |value| <= 1e12, and 0 or 1 for an outcome a proportion
+# metric reads (the demo's ticket_resolved); other outcomes (csat) may be negative.
+OUTCOME_VALUES = [
+    ("ticket_resolved", -1, "out of range: value"),
+    ("ticket_resolved", 2, "out of range: value"),
+    ("ticket_resolved", 1.0, None),
+    ("csat", -1, None),
+    ("csat", 1e308, "out of range: value"),
+    ("csat", math.nan, "bad type: value"),
+    ("csat", "Infinity", "bad type: value"),
+]
+
+
+@pytest.mark.parametrize("name", ["jsonl", "csv", "parquet"])
+def test_outcome_values_outside_their_range_are_quarantined(tmp_path, name):
+    settings = make_settings(tmp_path)
+    base = records(day_of(0), OUTCOMES)[0]
+    rows = [
+        {**base, "event_id": f"ev-{i}", "outcome": outcome, "value": value}
+        for i, (outcome, value, _) in enumerate(OUTCOME_VALUES)
+    ]
+    where = folder(settings.landing_dir, "outcomes", 0)
+    if name == "jsonl":
+        write_jsonl(where / "a.jsonl", [*rows, {**base, "event_id": {"id": 7}}])
+    elif name == "csv":
+        write_csv(where / "a.csv", rows)
+    else:
+        write_parquet(
+            where / "a.parquet", [{**r, "value": float(r["value"])} for r in rows], OUTCOME_TYPES
+        )
+    result = ingest(settings, day_of(0), day_of(0))
+    assert result.success
+    landed = Landed(settings, result)
+    stored = landed.query("SELECT event_id, value FROM outcome_events ORDER BY event_id")
+    assert stored == [("ev-2", 1.0), ("ev-3", -1.0)]
+    got = {
+        next(f"ev-{i}" for i in range(len(rows)) if f"ev-{i}" in raw): reason
+        for reason, _, raw in quarantined(landed, "outcomes", 0)
+        if "ev-" in raw
+    }
+    assert got == {f"ev-{i}": r for i, (_, _, r) in enumerate(OUTCOME_VALUES) if r}
+    if name == "jsonl":
+        assert [r[0] for r in quarantined(landed, "outcomes", 0)][-1] == "bad type: event_id"
