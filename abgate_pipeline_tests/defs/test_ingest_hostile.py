@@ -373,3 +373,85 @@ def test_outcome_values_outside_their_range_are_quarantined(tmp_path, name):
     assert got == {f"ev-{i}": r for i, (_, _, r) in enumerate(OUTCOME_VALUES) if r}
     if name == "jsonl":
         assert [r[0] for r in quarantined(landed, "outcomes", 0)][-1] == "bad type: event_id"
+
+
+# --- files that cannot be read at all ------------------------------------------------------
+
+QUARANTINED_FILES = (
+    "SELECT dataset, partition_date, regexp_extract(source_file, '[^/]+$'), error "
+    "FROM quarantined_files ORDER BY ALL"
+)
+
+
+def corrupt_parquet(path: Path, rows: list[dict]) -> None:
+    """A Parquet file cut off halfway, as an interrupted upload leaves it."""
+    write_parquet(path, rows, INFERENCE_TYPES)
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+
+
+def test_an_unreadable_file_costs_itself_and_a_good_delivery_completes_the_day(tmp_path):
+    settings = make_settings(tmp_path)
+    rows = {offset: records(day_of(offset)) for offset in (0, 1)}
+    day0 = folder(settings.landing_dir, "inference_logs", 0)
+    write_jsonl(day0 / "a.jsonl", rows[0][:2])
+    write_parquet(day0 / "b.parquet", rows[0][2:3], INFERENCE_TYPES)
+    corrupt_parquet(day0 / "c.parquet", rows[0][3:])  # one bad file among good Parquet files
+    (day0 / "d.parquet").write_bytes(b"")  # zero bytes
+    write_parquet(
+        folder(settings.landing_dir, "inference_logs", 1) / "a.parquet", rows[1], INFERENCE_TYPES
+    )
+    events = folder(settings.landing_dir, "outcomes", 1)
+    write_jsonl(events / "a.jsonl", records(day_of(1), OUTCOMES))
+    (events / "b.parquet").write_bytes(b"PAR1 not really")
+    result = ingest(settings, day_of(0), day_of(1))
+    assert result.success
+    landed = Landed(settings, result)
+    # the rest of each day is stored; nothing of the bad files
+    assert stored_ids(landed) == VALID_IDS[:3]
+    assert [r[0] for r in stored_logs(landed, 1)] == VALID_IDS
+    assert landed.query("SELECT count(*) FROM outcome_events")[0][0] == len(OUTCOMES)
+    bad = landed.query(QUARANTINED_FILES)
+    assert [row[:3] for row in bad] == [
+        ("inference_logs", day_of(0), "c.parquet"),
+        ("inference_logs", day_of(0), "d.parquet"),
+        ("outcomes", day_of(1), "b.parquet"),
+    ]
+    assert all(row[3] for row in bad)  # the reader's error
+    meta = landed.metadata("raw_inference_logs")
+    incomplete = meta["incomplete_days"].value
+    assert list(incomplete) == [day_of(0).isoformat()]
+    assert [f["file"].rsplit("/", 1)[-1] for f in incomplete[day_of(0).isoformat()]] == [
+        "c.parquet",
+        "d.parquet",
+    ]
+    assert meta["reconciles"].value is True
+    # files read, records read, stored, quarantined, spans skipped, blank lines, files unreadable
+    assert f"| {day_of(0).isoformat()} | 2 | 3 | 3 | 0 | 0 | 0 | 2 |" in meta["per_day"].value
+    assert landed.metadata("outcome_extracts")["incomplete_days"].value.keys() == {
+        day_of(1).isoformat()
+    }
+    # the file is delivered again, whole: re-running the day completes it
+    write_parquet(day0 / "c.parquet", rows[0][3:], INFERENCE_TYPES)
+    (day0 / "d.parquet").unlink()
+    rerun = Landed(settings, ingest(settings, day_of(0), day_of(0)))
+    assert rerun.result.success
+    assert stored_ids(rerun) == VALID_IDS
+    assert [row[:3] for row in rerun.query(QUARANTINED_FILES)] == [
+        ("outcomes", day_of(1), "b.parquet")
+    ]
+    assert rerun.metadata("raw_inference_logs")["incomplete_days"].value == {}
+
+
+def test_a_csv_file_whose_header_is_not_utf8_is_an_unreadable_file(tmp_path):
+    settings = make_settings(tmp_path)
+    where = folder(settings.landing_dir, "inference_logs", 0)
+    write_csv(where / "a.csv", records(day_of(0))[:2])
+    write_csv(where / "b.csv", records(day_of(0))[2:])
+    (where / "b.csv").write_bytes(b"\xff" + (where / "b.csv").read_bytes())
+    result = ingest(settings, day_of(0), day_of(0))
+    assert result.success
+    landed = Landed(settings, result)
+    assert stored_ids(landed) == VALID_IDS[:2]
+    ((_, _, name, error),) = landed.query(QUARANTINED_FILES)
+    assert name == "b.csv" and "not UTF-8" in error
