@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from abgate_pipeline.formats import csv_columns
 from abgate_pipeline_tests.conftest import make_settings
 from abgate_pipeline_tests.defs.test_ingest_formats import (
     EMAIL,
@@ -193,6 +194,19 @@ def test_an_unterminated_csv_quote_costs_the_lines_it_swallows_only(tmp_path):
     assert (reason, line) == ("malformed CSV row: unquoted value (lines 14-18)", 14)
     assert raw.startswith('"csv-bad,') and all(f",{i}," in raw for i in swallowed)
     assert reconciles(landed)
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        (b'\xef\xbb\xbf"request_id","pro""mpt",x\r\nr1,a,b\r\n', ["request_id", 'pro"mpt', "x"]),
+        (b"a,A,,a,b\n1,2,3,4,5\n", ["a", "A_1", "column2", "a_2", "b"]),  # as DuckDB names them
+        (b"", ["column0"]),  # an empty file: one column, no rows
+    ],
+)
+def test_csv_columns_are_the_header_lines_names(tmp_path, header, names):
+    (tmp_path / "a.csv").write_bytes(header)
+    assert list(csv_columns(tmp_path / "a.csv")) == names
 
 
 # --- values: what a valid number or id is, the same in every format ------------------------
