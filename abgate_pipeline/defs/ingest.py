@@ -133,7 +133,14 @@ def _land_day(
     return landed
 
 
-def _read_batch(con, batch: LandingBatch, dataset: str, mapping, flag_keys, direct: bool) -> None:
+def _read_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: LandingBatch,
+    dataset: str,
+    mapping: ColumnMapping,
+    flag_keys: dict[str, str],
+    direct: bool,
+) -> None:
     """The readers of one batch: its `landed` view, then landed_rows (direct) or landed_batches."""
     inputs = mapping.reader_inputs(batch, dataset, flag_keys)
     warehouse.run(con, "landing_inputs", **inputs)
@@ -181,13 +188,13 @@ class _DayStored:
 
 
 def _store_day(
-    con,
+    con: duckdb.DuckDBPyConnection,
     folder: Path,
     dataset: str,
     script: str,
     partition_date: date,
-    mapping,
-    flag_keys,
+    mapping: ColumnMapping,
+    flag_keys: dict[str, str],
     unreadable: dict[str, str],
 ) -> _DayStored:
     """Land, validate and store one day, inside the caller's transaction, leaving out (and
@@ -221,7 +228,13 @@ def _store_day(
 
 
 def _ingest_day(
-    con, folder: Path, dataset: str, script: str, partition_date: date, mapping, flag_keys
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    dataset: str,
+    script: str,
+    partition_date: date,
+    mapping: ColumnMapping,
+    flag_keys: dict[str, str],
 ) -> _DayStored:
     """Store one landing day in one transaction. When a batch of its files fails to read, the day
     is rolled back, each file of that batch is read on its own, and the day is stored again
@@ -383,10 +396,12 @@ def raw_inference_logs(
     """LLM inference logs of one landing day (`$ABGATE_LANDING_DIR/inference_logs/<day>/`: JSONL,
     CSV, Parquet, OTLP/JSON traces, Phoenix span exports), parsed in DuckDB into the
     `inference_logs` table: typed, prompts and responses redacted, one row per request. Malformed
-    records (bad JSON or CSV, missing keys, wrong types, unknown variants, timestamps outside the
-    day, duplicate request_ids) go to `quarantine` with the reason; records read = accepted +
-    quarantined. Trace spans that are not experiment requests are only counted (spans_skipped).
-    Re-running a day replaces that day."""
+    records (bad JSON or CSV, bytes that are not UTF-8, missing keys, wrong types, values out of
+    range, unknown variants, timestamps outside the day, duplicate request_ids) go to `quarantine`
+    with the reason; records read = accepted + quarantined. Trace spans that are not experiment
+    requests and blank lines are only counted (spans_skipped, blank_lines). A file that cannot be
+    read at all goes to `quarantined_files` and its day is stored without it, marked incomplete
+    (incomplete_days). Re-running a day replaces that day."""
     yield from _ingest(
         context,
         settings,
@@ -403,8 +418,9 @@ def outcome_extracts(
 ):
     """Business outcome events that arrived on one day (`$ABGATE_LANDING_DIR/outcomes/<day>/`:
     JSONL, CSV, Parquet), e.g. ticket resolved, lead qualified, CSAT; parsed in DuckDB into
-    `outcome_events`. Malformed records and duplicate event_ids go to `quarantine` with the
-    reason. Re-running a day replaces it."""
+    `outcome_events`. Malformed records, values out of range and duplicate event_ids go to
+    `quarantine` with the reason; unreadable files to `quarantined_files` (the day is marked
+    incomplete). Re-running a day replaces it."""
     yield from _ingest(
         context,
         settings,

@@ -16,4 +16,5 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     blank BOOLEAN NOT NULL DEFAULT false
 );
 
-CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;
+CREATE OR REPLACE TEMP VIEW landed_rows AS
+SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;

@@ -18,7 +18,8 @@ lines AS (
     FROM parts
 ),
 decoded AS (
-    SELECT source_file, line_number, part, line_text(decoded_line(part, escaped), line_number) AS line
+    SELECT source_file, line_number, part,
+           line_text(decoded_line(part, escaped), line_number) AS line
     FROM lines
     WHERE line_number < n_parts OR part <> ''  -- the text after a file's final newline is no line
 ),

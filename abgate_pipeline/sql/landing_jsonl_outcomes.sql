@@ -8,7 +8,8 @@ SELECT
     problem,
     blank,
     CASE WHEN len(structured_keys) > 0 THEN list_transform(
-        list_filter(getvariable('abgate_column_fields'), lambda c: list_contains(structured_keys, c.column)),
+        list_filter(
+            getvariable('abgate_column_fields'), lambda c: list_contains(structured_keys, c.column)),
         lambda c: c.field) END AS structured_fields,
     doc[getvariable('abgate_columns').event_id] AS event_id,
     doc[getvariable('abgate_columns').correlation_key] AS correlation_key,

@@ -18,14 +18,16 @@ CREATE OR REPLACE TEMP MACRO decoded_line(part, escaped) AS
 -- A decoded line without its terminator's CR (CRLF files) and, on the file's first line, without
 -- a byte-order mark: neither is part of the record.
 CREATE OR REPLACE TEMP MACRO line_text(decoded, line_number) AS CASE
-    WHEN line_number = 1 AND starts_with(decoded, chr(65279)) THEN rtrim(ltrim(decoded, chr(65279)), chr(13))
+    WHEN line_number = 1 AND starts_with(decoded, chr(65279))
+        THEN rtrim(ltrim(decoded, chr(65279)), chr(13))
     WHEN ends_with(decoded, chr(13)) THEN rtrim(decoded, chr(13))
     ELSE decoded
 END;
 
 -- An undecodable line as text that keeps its bytes: the \xHH escapes of file_lines, with `"` as
 -- itself and `\` as \\ (so a literal "\xFF" in the line stays apart from the byte 0xFF).
-CREATE OR REPLACE TEMP MACRO escaped_bytes(part) AS replace(replace(part, '\x22', '"'), '\x5C', '\\');
+CREATE OR REPLACE TEMP MACRO escaped_bytes(part) AS
+    replace(replace(part, '\x22', '"'), '\x5C', '\\');
 
 -- Whether a line holds only JSON whitespace: not a record (files often end with a blank line, and
 -- CRLF files leave a lone CR when split at LF).

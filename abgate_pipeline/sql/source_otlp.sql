@@ -1,13 +1,12 @@
 -- OTLP/JSON trace files as `span_rows` for landing_spans.sql: one row per span, with its
 -- resource's attributes and the attributes of its `gen_ai.content.*` events folded in (the span's
--- own win, then events, then the resource), and the attributes of its feature-flag evaluation
--- events kept apart, and the keys of attributes that are lists or key-value lists
--- (`structured_attributes`, for the validation of ids and labels). A file is one JSON document (`{"resourceSpans": [...]}`) or one per line
--- (the collector's file exporter); a line that is not such a document is one record with its
--- problem, a line that is not UTF-8 too (text_files.sql), and a blank line is kept only to be
--- counted (`blank`).
--- `line_number` is the record's position in the file: spans in document order, every span
--- counted, an unreadable line in its place.
+-- own win, then events, then the resource), the attributes of its feature-flag evaluation events
+-- kept apart, and the keys of attributes that are lists or key-value lists
+-- (`structured_attributes`, for the validation of ids and labels). A file is one JSON document
+-- (`{"resourceSpans": [...]}`) or one per line (the collector's file exporter); a line that is not
+-- such a document is one record with its problem, a line that is not UTF-8 too (text_files.sql),
+-- and a blank line is kept only to be counted (`blank`). `line_number` is the record's position
+-- in the file: spans in document order, every span counted, an unreadable line in its place.
 CREATE OR REPLACE TEMP TABLE span_rows AS
 WITH files AS (
     SELECT source_file, content, text,
