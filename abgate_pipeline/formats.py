@@ -12,7 +12,7 @@ Formats, by file name (case-insensitive; the first rule that matches wins):
 - `*.phoenix.parquet`, `trace_dataset-*.parquet`: an Arize Phoenix span export (inference logs
   only; `trace_dataset-<id>.parquet` is the name `px.TraceDataset.save()` writes).
 - `*.parquet`: one row per record, the contract's column names.
-- `*.csv`: comma-separated with a header row, the contract's column names.
+- `*.csv`: RFC 4180 (comma-separated, `"` quotes) with a header row, the contract's column names.
 - `*.jsonl`, `*.ndjson`, `*.json`: one JSON object per line.
 
 Other files (`_SUCCESS`, `.crc`, ...) are ignored.
@@ -20,6 +20,7 @@ Other files (`_SUCCESS`, `.crc`, ...) are ignored.
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,8 @@ class LandingFormat:
     # validated straight from its reader; the others (JSON parsing, span attribute lookups) are
     # landed in a table first.
     cheap_to_reread: bool = False
+    # The reader is told the file's columns, read from its header line (csv_columns).
+    named_by_header: bool = False
 
     def matches(self, file_name: str) -> bool:
         return any(fnmatch.fnmatchcase(file_name.lower(), p) for p in self.patterns)
@@ -112,7 +115,7 @@ FORMATS: tuple[LandingFormat, ...] = (
     LandingFormat(
         "otlp",
         ("*.otlp.json", "*.otlp.jsonl"),
-        {INFERENCE_LOGS: ("source_otlp", "landing_spans")},
+        {INFERENCE_LOGS: ("text_files", "source_otlp", "landing_spans")},
         is_traces=True,
     ),
     LandingFormat(
@@ -133,11 +136,12 @@ FORMATS: tuple[LandingFormat, ...] = (
         {ds: ("source_csv", f"landing_table_{ds}") for ds in CONTRACT_FIELDS},
         one_file_per_batch=True,
         cheap_to_reread=True,
+        named_by_header=True,
     ),
     LandingFormat(
         "jsonl",
         ("*.jsonl", "*.ndjson", "*.json"),
-        {ds: ("landing_jsonl_docs", f"landing_jsonl_{ds}") for ds in CONTRACT_FIELDS},
+        {ds: ("text_files", "landing_jsonl_docs", f"landing_jsonl_{ds}") for ds in CONTRACT_FIELDS},
     ),
 )
 
@@ -208,23 +212,66 @@ class ColumnMapping:
     def reader_inputs(
         self, batch: LandingBatch, dataset: str, flag_keys: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The `$params` of sql/landing_inputs.sql for one batch."""
+        """The `$params` of sql/landing_inputs.sql and the format's readers for one batch."""
         columns = self.column_names(dataset)
         attributes = self.attribute_keys(batch.format.name)
         known_attributes = {k for f in attributes for k in default_attribute_keys(f)}
+        header = (
+            {"csv_columns": csv_columns(Path(batch.files[0]))}
+            if batch.format.named_by_header
+            else {}
+        )
         return {
+            **header,
             "files": list(batch.files),
             "columns": columns,
+            "column_fields": [{"field": f, "column": c} for f, c in columns.items()],
             "expected_columns": dict.fromkeys(columns.values()),
             "consumed_columns": sorted(
                 {c.lower() for c in columns.values()} | set(SOURCE_HELPER_COLUMNS)
             ),
             "attribute_keys": {f: list(keys) for f, keys in attributes.items()},
+            "attribute_fields": [
+                {"field": f, "keys": list(keys)} for f, keys in attributes.items()
+            ],
             "consumed_attributes": sorted(
                 {"metadata", *known_attributes, *(k for ks in attributes.values() for k in ks)}
             ),
             "flag_keys": [{"key": exp, "value": flag} for exp, flag in flag_keys.items()],
         }
+
+
+# The longest CSV record the reader parses (sql/source_csv.sql: max_line_size); longer ones are
+# quarantined, and a longer header line makes the file unreadable.
+MAX_CSV_LINE_BYTES = 16 * 2**20
+
+
+def csv_columns(path: Path) -> dict[str, str]:
+    """The columns of a CSV landing file, from its header line, each read as text.
+
+    DuckDB's CSV sniffer cannot be used for them: it gives up on a file with one unterminated
+    quote (or guesses a dialect without quoting), so sql/source_csv.sql is told the dialect and
+    these columns. The header is one line, parsed as RFC 4180 by the csv module (a UTF-8
+    byte-order mark is dropped); names are deduplicated as DuckDB's sniffer does (`x`, `x_1`,
+    ignoring case), and an empty one is `column<i>`. An empty file has one column and no rows.
+    """
+    with path.open("rb") as handle:
+        line = handle.readline(MAX_CSV_LINE_BYTES + 1)
+    if len(line) > MAX_CSV_LINE_BYTES:
+        raise LandingError(f"{path}: the CSV header line is longer than {MAX_CSV_LINE_BYTES} bytes")
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LandingError(f"{path}: the CSV header line is not UTF-8 ({err})") from err
+    names = next(csv.reader([text]), None) or [""]
+    columns: dict[str, str] = {}
+    for i, name in enumerate(names):
+        unique, n = name or f"column{i}", 0
+        while unique.lower() in {c.lower() for c in columns}:
+            n += 1
+            unique = f"{name or f'column{i}'}_{n}"
+        columns[unique] = "VARCHAR"
+    return columns
 
 
 def default_attribute_keys(field_name: str) -> tuple[str, ...]:

@@ -65,6 +65,13 @@ def upstream_check_outcomes(instance) -> list[CheckOutcome]:
     return outcomes
 
 
+def incomplete_days(con, exp: ExperimentSpec, as_of: date) -> list[dict]:
+    """The days the experiment reads up to `as_of` that lack landing files which could not be
+    read: [{dataset, day, file, error}] (sql/incomplete_days.sql)."""
+    rows = warehouse.run(con, "incomplete_days", first_day=exp.first_day, as_of=as_of)
+    return rows.to_dict("records")
+
+
 def provenance(exp: ExperimentSpec, as_of: date, run_id: str) -> dict:
     """What makes the verdict reproducible, besides the sufficient statistics it records."""
     days = [
@@ -139,6 +146,7 @@ def gate_decision(
                     if len(exp_frames)
                     else []
                 )
+                record["incomplete_days"] = incomplete_days(con, exp, as_of)
                 warehouse.run(
                     con,
                     "store_decision",

@@ -201,6 +201,7 @@ def context(decision: Mapping[str, Any]) -> dict[str, Any]:
         },
         "checks": checks,
         "checks_have_blocking": any("blocking" in c for c in checks),
+        "incomplete_days": [_as_mapping(d) for d in _as_list(decision.get("incomplete_days"))],
         "sample": sample,
         "power_bar_pct": _bar_width(sample.get("power_so_far")),
         "segments": [_metric_row(_as_mapping(s)) for s in _as_list(decision.get("segments"))],

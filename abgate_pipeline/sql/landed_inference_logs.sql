@@ -10,6 +10,7 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     line_number BIGINT NOT NULL,   -- the record's line (JSONL, CSV) / row (Parquet) / span position
     raw VARCHAR,                   -- the record as written, when the format has a text form
     problem VARCHAR,               -- why the reader could not read it (invalid JSON, bad CSV row)
+    structured_fields VARCHAR[],   -- contract fields written as an object or array, not a value
     request_id VARCHAR,
     "timestamp" VARCHAR,
     experiment_id VARCHAR,
@@ -31,7 +32,9 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     schema_valid VARCHAR,
     prompt VARCHAR,
     response VARCHAR,
-    attributes MAP(VARCHAR, VARCHAR)
+    attributes MAP(VARCHAR, VARCHAR),
+    blank BOOLEAN NOT NULL DEFAULT false  -- a blank line of a text file: counted, not a record
 );
 
-CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * FROM landed_batches;
+CREATE OR REPLACE TEMP VIEW landed_rows AS
+SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;

@@ -4,6 +4,7 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     line_number BIGINT NOT NULL,
     raw VARCHAR,
     problem VARCHAR,
+    structured_fields VARCHAR[],
     event_id VARCHAR,
     correlation_key VARCHAR,
     outcome VARCHAR,
@@ -11,7 +12,9 @@ CREATE OR REPLACE TEMP TABLE landed_batches (
     "timestamp" VARCHAR,
     source VARCHAR,
     unit_id VARCHAR,
-    attributes MAP(VARCHAR, VARCHAR)
+    attributes MAP(VARCHAR, VARCHAR),
+    blank BOOLEAN NOT NULL DEFAULT false
 );
 
-CREATE OR REPLACE TEMP VIEW landed_rows AS SELECT * FROM landed_batches;
+CREATE OR REPLACE TEMP VIEW landed_rows AS
+SELECT * EXCLUDE (blank) FROM landed_batches WHERE NOT blank;

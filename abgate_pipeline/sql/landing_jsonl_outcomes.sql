@@ -1,11 +1,16 @@
 -- JSONL outcome events as landed records: the contract's fields picked out of each parsed line
--- (landing_jsonl_docs.sql).
+-- (landing_jsonl_docs.sql), and those written as an object or array.
 CREATE OR REPLACE TEMP VIEW landed AS
 SELECT
     source_file,
     line_number,
     raw,
     problem,
+    blank,
+    CASE WHEN len(structured_keys) > 0 THEN list_transform(
+        list_filter(
+            getvariable('abgate_column_fields'), lambda c: list_contains(structured_keys, c.column)),
+        lambda c: c.field) END AS structured_fields,
     doc[getvariable('abgate_columns').event_id] AS event_id,
     doc[getvariable('abgate_columns').correlation_key] AS correlation_key,
     doc[getvariable('abgate_columns').outcome] AS outcome,

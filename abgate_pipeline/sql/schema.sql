@@ -51,6 +51,18 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw VARCHAR
 );
 
+-- Landing files that could not be read at all (a zero-byte or truncated Parquet file, ...), per
+-- dataset and day: nothing of them is stored, and the day is incomplete until the file is
+-- delivered again and the day re-run (which replaces the day's rows). `error` is the reader's
+-- (its first line, redacted).
+CREATE TABLE IF NOT EXISTS quarantined_files (
+    dataset VARCHAR NOT NULL,
+    partition_date DATE NOT NULL,
+    source_file VARCHAR NOT NULL,
+    error VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL
+);
+
 -- One row per as-of date x experiment x randomization unit.
 CREATE TABLE IF NOT EXISTS experiment_units (
     as_of DATE NOT NULL,

@@ -1,33 +1,48 @@
 -- OTLP/JSON trace files as `span_rows` for landing_spans.sql: one row per span, with its
 -- resource's attributes and the attributes of its `gen_ai.content.*` events folded in (the span's
--- own win, then events, then the resource), and the attributes of its feature-flag evaluation
--- events kept apart. A file is one JSON document (`{"resourceSpans": [...]}`) or one per line
--- (the collector's file exporter); a line that is not such a document is one record with its
--- problem. `line_number` is the record's position in the file: spans in document order, every
--- span counted, an unreadable line in its place.
+-- own win, then events, then the resource), the attributes of its feature-flag evaluation events
+-- kept apart, and the keys of attributes that are lists or key-value lists
+-- (`structured_attributes`, for the validation of ids and labels). A file is one JSON document
+-- (`{"resourceSpans": [...]}`) or one per line (the collector's file exporter); a line that is not
+-- such a document is one record with its problem, a line that is not UTF-8 too (text_files.sql),
+-- and a blank line is kept only to be counted (`blank`). `line_number` is the record's position
+-- in the file: spans in document order, every span counted, an unreadable line in its place.
 CREATE OR REPLACE TEMP TABLE span_rows AS
 WITH files AS (
-    SELECT filename AS source_file, content FROM read_text(getvariable('abgate_files'))
+    SELECT source_file, content, text,
+           CASE WHEN starts_with(text, chr(65279)) THEN ltrim(text, chr(65279)) ELSE text END AS document
+    FROM text_files
 ),
-documents AS (
-    SELECT source_file, 1 AS doc_line, content AS doc FROM files WHERE json_valid(content)
-    UNION ALL
-    SELECT source_file, unnest(generate_series(1, len(lines))), unnest(lines)
+lines AS (
+    SELECT source_file,
+           text IS NULL AS escaped,
+           unnest(parts) AS part,
+           unnest(generate_series(1, len(parts))) AS doc_line,
+           len(parts) AS n_parts
     FROM (
-        SELECT source_file, string_split(content, chr(10)) AS lines
+        SELECT source_file, text, file_lines(text, content) AS parts
         FROM files
-        WHERE NOT json_valid(content)
+        WHERE NOT coalesce(json_valid(document), false)
     )
 ),
+documents AS (
+    SELECT source_file, 1 AS doc_line, document AS text, NULL AS part FROM files WHERE json_valid(document)
+    UNION ALL
+    SELECT source_file, doc_line, line_text(decoded_line(part, escaped), doc_line), part
+    FROM lines
+    WHERE doc_line < n_parts OR part <> ''  -- the text after a file's final newline is no line
+),
 checked AS (
-    SELECT *,
+    SELECT source_file, doc_line,
+        coalesce(text, escaped_bytes(regexp_replace(part, '\\x0D$', ''))) AS doc,
         CASE
-            WHEN NOT json_valid(doc) THEN 'invalid JSON'
-            WHEN json_type(doc, '$.resourceSpans') IS DISTINCT FROM 'ARRAY'
+            WHEN text IS NULL THEN 'invalid UTF-8'
+            WHEN NOT json_valid(text) THEN 'invalid JSON'
+            WHEN json_type(text, '$.resourceSpans') IS DISTINCT FROM 'ARRAY'
                 THEN 'not an OTLP trace document (no resourceSpans list)'
-        END AS problem
+        END AS problem,
+        CASE WHEN text IS NULL OR json_valid(text) THEN false ELSE is_blank(text) END AS blank
     FROM documents
-    WHERE trim(doc) <> ''
 ),
 resources AS (
     SELECT source_file, doc_line, unnest(l) AS resource_spans, generate_subscripts(l, 1) AS r
@@ -62,33 +77,40 @@ events AS (
         ) AS flag_events
     FROM spans
 ),
+attribute_lists AS (
+    SELECT *,
+        list_concat(
+            json_extract(span, '$.attributes[*]'),
+            flatten(list_transform(
+                content_events, lambda event: json_extract(event, '$.attributes[*]'))),
+            resource_attributes) AS attribute_list
+    FROM events
+),
 records AS (
     SELECT
         source_file, doc_line, r, s, p,
         CAST(span AS VARCHAR) AS raw,
         NULL AS problem,
+        false AS blank,
         otlp_id(span->>'traceId', 16) AS trace_id,
         otlp_id(span->>'spanId', 8) AS span_id,
         unix_nanos_text(span->>'startTimeUnixNano') AS start_time,
         CAST((TRY_CAST(span->>'endTimeUnixNano' AS BIGINT)
               - TRY_CAST(span->>'startTimeUnixNano' AS BIGINT)) / 1e6 AS VARCHAR) AS latency_ms,
         otlp_status(span->'status'->>'code') AS status,
-        otlp_attributes(list_concat(
-            json_extract(span, '$.attributes[*]'),
-            flatten(list_transform(
-                content_events, lambda event: json_extract(event, '$.attributes[*]'))),
-            resource_attributes)) AS attributes,
+        otlp_attributes(attribute_list) AS attributes,
+        otlp_structured_keys(attribute_list) AS structured_attributes,
         list_transform(
             flag_events, lambda event: otlp_attributes(json_extract(event, '$.attributes[*]'))
         ) AS flag_evaluations
-    FROM events
+    FROM attribute_lists
     UNION ALL BY NAME
-    SELECT source_file, doc_line, 0 AS r, 0 AS s, 0 AS p, doc AS raw, problem
+    SELECT source_file, doc_line, 0 AS r, 0 AS s, 0 AS p, doc AS raw, problem, blank
     FROM checked
     WHERE problem IS NOT NULL
 )
 SELECT
     * EXCLUDE (doc_line, r, s, p),
-    row_number() OVER (PARTITION BY source_file ORDER BY doc_line, r, s, p) AS line_number,
+    row_number() OVER (PARTITION BY source_file, blank ORDER BY doc_line, r, s, p) AS line_number,
     attributes['openinference.span.kind'] AS span_kind
 FROM records;

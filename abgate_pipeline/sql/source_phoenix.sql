@@ -4,7 +4,8 @@
 -- `span_kind`, and each OpenInference attribute `attributes.<key>` (`attributes.llm.model_name`,
 -- `attributes.metadata`, ...); attributes outside the conventions arrive nested
 -- (`attributes.abgate` = {"experiment_id": ...}), so every attribute is flattened back to its
--- dotted key. `line_number` is the row in the file.
+-- dotted key; the keys of lists are kept (`structured_attributes`) for the validation of ids and
+-- labels. `line_number` is the row in the file.
 CREATE OR REPLACE TEMP TABLE span_rows AS
 WITH exported AS (
     SELECT
@@ -25,14 +26,17 @@ leaves AS (
         e.source_file,
         e.line_number,
         replace(t.fullkey[length('$."attributes.') + 1:], '"', '') AS key,
-        json_extract_string(t.value, '$') AS value
+        json_extract_string(t.value, '$') AS value,
+        t.type = 'ARRAY' AS is_list
     FROM exported e, json_tree(e.span) t
     WHERE starts_with(t.fullkey, '$."attributes.')
       AND t.type NOT IN ('OBJECT', 'NULL')
       AND NOT contains(t.fullkey, '[')
 ),
 attributes AS (
-    SELECT source_file, line_number, first_entries(list({'key': key, 'value': value})) AS attributes
+    SELECT source_file, line_number,
+           first_entries(list({'key': key, 'value': value})) AS attributes,
+           coalesce(list(key) FILTER (WHERE is_list), []::VARCHAR[]) AS structured_attributes
     FROM leaves
     GROUP BY ALL
 )
@@ -48,7 +52,9 @@ SELECT
           - epoch_us(TRY_CAST(e.span->>'start_time' AS TIMESTAMPTZ))) / 1e3 AS VARCHAR) AS latency_ms,
     lower(e.span->>'status_code') AS status,
     coalesce(a.attributes, MAP {}::MAP(VARCHAR, VARCHAR)) AS attributes,
+    coalesce(a.structured_attributes, []::VARCHAR[]) AS structured_attributes,
     []::MAP(VARCHAR, VARCHAR)[] AS flag_evaluations,
-    coalesce(a.attributes['openinference.span.kind'], e.span->>'span_kind') AS span_kind
+    coalesce(a.attributes['openinference.span.kind'], e.span->>'span_kind') AS span_kind,
+    false AS blank
 FROM exported e
 LEFT JOIN attributes a USING (source_file, line_number);

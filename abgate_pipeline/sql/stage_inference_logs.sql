@@ -8,44 +8,58 @@
 
 -- The records with their fields typed (NULL where the field is not a value of the type). A view,
 -- read once for the checks and once for the rows stored: copying every record into a table in
--- between cost more than reading landed_rows again (see landing_direct.sql).
+-- between cost more than reading landed_rows again (see landing_direct.sql). Counts are read as
+-- numbers (number_problem checks that they are whole) and stored as BIGINT.
 CREATE OR REPLACE TEMP VIEW typed_rows AS
 SELECT *,
     timestamp_value("timestamp") AS ts,
-    bigint_value(input_tokens) AS input_tokens_value,
-    bigint_value(output_tokens) AS output_tokens_value,
+    double_value(input_tokens) AS input_tokens_value,
+    double_value(output_tokens) AS output_tokens_value,
     double_value(cost_usd) AS cost_usd_value,
     double_value(latency_ms) AS latency_ms_value,
     boolean_value(fallback) AS fallback_value,
     boolean_value(refusal) AS refusal_value,
-    boolean_value(schema_valid) AS schema_valid_value
+    boolean_value(schema_valid) AS schema_valid_value,
+    -- the first id or label written as an object or array: it is no value of the field. Finish
+    -- reasons are a list by convention, and prompts and responses may be lists of messages.
+    CASE WHEN len(structured_fields) > 0 THEN list_filter(
+        ['request_id', 'experiment_id', 'variant', 'unit_id', 'correlation_key', 'trace_id',
+         'model', 'prompt_version', 'rag_index_version', 'status'],
+        lambda f: list_contains(structured_fields, f))[1] END AS structured_field
 FROM landed_rows;
 
 -- Every record's fate, by its position: `reason` is NULL for a record to store. Only positions
--- and reasons are kept; the records are read again where they are stored.
+-- and reasons are kept; the records are read again where they are stored. A value is valid when
+-- it is of its field's type and in its range: counts whole, counts, costs and durations finite,
+-- non-negative and at most max_abs_value() (number_problem in landing_macros.sql).
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH reasoned AS (
     SELECT source_file, line_number, request_id,
-        CASE
-            WHEN problem IS NOT NULL THEN problem
-            WHEN coalesce(request_id, '') = '' THEN 'missing required field: request_id'
-            WHEN "timestamp" IS NULL THEN 'missing required field: timestamp'
-            WHEN coalesce(experiment_id, '') = '' THEN 'missing required field: experiment_id'
-            WHEN coalesce(variant, '') = '' THEN 'missing required field: variant'
-            WHEN coalesce(unit_id, '') = '' THEN 'missing required field: unit_id'
-            WHEN coalesce(correlation_key, '') = '' THEN 'missing required field: correlation_key'
-            WHEN ts IS NULL THEN 'bad type: timestamp'
-            WHEN input_tokens_value IS NULL AND input_tokens IS NOT NULL THEN 'bad type: input_tokens'
-            WHEN output_tokens_value IS NULL AND output_tokens IS NOT NULL THEN 'bad type: output_tokens'
-            WHEN cost_usd_value IS NULL AND cost_usd IS NOT NULL THEN 'bad type: cost_usd'
-            WHEN latency_ms_value IS NULL AND latency_ms IS NOT NULL THEN 'bad type: latency_ms'
-            WHEN fallback_value IS NULL AND fallback IS NOT NULL THEN 'bad type: fallback'
-            WHEN refusal_value IS NULL AND refusal IS NOT NULL THEN 'bad type: refusal'
-            WHEN schema_valid_value IS NULL AND schema_valid IS NOT NULL THEN 'bad type: schema_valid'
-            WHEN CAST(ts AS DATE) <> $partition_date THEN 'timestamp outside partition'
-            WHEN experiment_id NOT IN (SELECT experiment_id FROM cfg_variants) THEN 'unknown experiment_id'
-            WHEN (experiment_id, variant) NOT IN (SELECT (experiment_id, variant) FROM cfg_variants) THEN 'unknown variant'
-        END AS first_problem
+        coalesce(
+            problem,
+            CASE
+                WHEN coalesce(request_id, '') = '' THEN 'missing required field: request_id'
+                WHEN "timestamp" IS NULL THEN 'missing required field: timestamp'
+                WHEN coalesce(experiment_id, '') = '' THEN 'missing required field: experiment_id'
+                WHEN coalesce(variant, '') = '' THEN 'missing required field: variant'
+                WHEN coalesce(unit_id, '') = '' THEN 'missing required field: unit_id'
+                WHEN coalesce(correlation_key, '') = '' THEN 'missing required field: correlation_key'
+                WHEN structured_field IS NOT NULL THEN 'bad type: ' || structured_field
+                WHEN ts IS NULL THEN 'bad type: timestamp'
+            END,
+            number_problem(input_tokens, input_tokens_value, 'input_tokens', true, true),
+            number_problem(output_tokens, output_tokens_value, 'output_tokens', true, true),
+            number_problem(cost_usd, cost_usd_value, 'cost_usd', false, true),
+            number_problem(latency_ms, latency_ms_value, 'latency_ms', false, true),
+            CASE
+                WHEN fallback_value IS NULL AND fallback IS NOT NULL THEN 'bad type: fallback'
+                WHEN refusal_value IS NULL AND refusal IS NOT NULL THEN 'bad type: refusal'
+                WHEN schema_valid_value IS NULL AND schema_valid IS NOT NULL THEN 'bad type: schema_valid'
+                WHEN CAST(ts AS DATE) <> $partition_date THEN 'timestamp outside partition'
+                WHEN experiment_id NOT IN (SELECT experiment_id FROM cfg_variants) THEN 'unknown experiment_id'
+                WHEN (experiment_id, variant) NOT IN (SELECT (experiment_id, variant) FROM cfg_variants) THEN 'unknown variant'
+            END
+        ) AS first_problem
     FROM typed_rows
 ),
 -- request_ids accepted more than once: few, so only their records are sorted to find the copies.
@@ -70,7 +84,8 @@ INSERT INTO inference_logs
 SELECT
     $partition_date, request_id, ts, experiment_id, variant, unit_id, correlation_key,
     trace_id, model, prompt_version, rag_index_version,
-    input_tokens_value, output_tokens_value, cost_usd_value, latency_ms_value,
+    CAST(input_tokens_value AS BIGINT), CAST(output_tokens_value AS BIGINT), cost_usd_value,
+    latency_ms_value,
     finish_reason, status, fallback_value, refusal_value, schema_valid_value,
     redact(prompt), redact(response), redact_values(attributes),
     source_file, line_number

@@ -6,24 +6,38 @@
 CREATE OR REPLACE TEMP VIEW typed_rows AS
 SELECT *,
     double_value(value) AS value_number,
-    timestamp_value("timestamp") AS ts
+    timestamp_value("timestamp") AS ts,
+    -- the first id or label written as an object or array: it is no value of the field
+    CASE WHEN len(structured_fields) > 0 THEN list_filter(
+        ['event_id', 'correlation_key', 'outcome', 'source', 'unit_id'],
+        lambda f: list_contains(structured_fields, f))[1] END AS structured_field
 FROM landed_rows;
 
--- Every record's fate, by its position: `reason` is NULL for a record to store.
+-- Every record's fate, by its position: `reason` is NULL for a record to store. A value is finite
+-- and at most max_abs_value() in magnitude (number_problem in landing_macros.sql), and 0 or 1 for
+-- an outcome a proportion metric reads (the share of keys with a positive outcome).
 CREATE OR REPLACE TEMP TABLE staged AS
 WITH reasoned AS (
     SELECT source_file, line_number, event_id,
-        CASE
-            WHEN problem IS NOT NULL THEN problem
-            WHEN coalesce(event_id, '') = '' THEN 'missing required field: event_id'
-            WHEN coalesce(correlation_key, '') = '' THEN 'missing required field: correlation_key'
-            WHEN coalesce(outcome, '') = '' THEN 'missing required field: outcome'
-            WHEN value IS NULL THEN 'missing required field: value'
-            WHEN "timestamp" IS NULL THEN 'missing required field: timestamp'
-            WHEN value_number IS NULL OR NOT isfinite(value_number) THEN 'bad type: value'
-            WHEN ts IS NULL THEN 'bad type: timestamp'
-            WHEN CAST(ts AS DATE) <> $partition_date THEN 'timestamp outside partition'
-        END AS first_problem
+        coalesce(
+            problem,
+            CASE
+                WHEN coalesce(event_id, '') = '' THEN 'missing required field: event_id'
+                WHEN coalesce(correlation_key, '') = '' THEN 'missing required field: correlation_key'
+                WHEN coalesce(outcome, '') = '' THEN 'missing required field: outcome'
+                WHEN value IS NULL THEN 'missing required field: value'
+                WHEN "timestamp" IS NULL THEN 'missing required field: timestamp'
+                WHEN structured_field IS NOT NULL THEN 'bad type: ' || structured_field
+            END,
+            number_problem(value, value_number, 'value', false, false),
+            CASE
+                WHEN value_number NOT IN (0, 1) AND outcome IN (
+                    SELECT num_name FROM cfg_metrics WHERE kind = 'proportion' AND num_source = 'outcome'
+                ) THEN 'out of range: value'
+                WHEN ts IS NULL THEN 'bad type: timestamp'
+                WHEN CAST(ts AS DATE) <> $partition_date THEN 'timestamp outside partition'
+            END
+        ) AS first_problem
     FROM typed_rows
 ),
 -- event_ids accepted more than once: few, so only their records are sorted to find the copies.

@@ -707,7 +707,7 @@ def test_parquet_columns_of_other_types_store_what_csv_stores(tmp_path):
     settings = make_settings(tmp_path)
     rows = {offset: records(day_of(offset)) for offset in (0, 1)}
     for offset, day_rows in rows.items():
-        day_rows[0]["input_tokens"] = 788.5  # not a count; '788.5' rounds from either format
+        day_rows[0]["input_tokens"] = 788.0  # a float, and a count: 788 from either format
         day_rows[1]["fallback"] = "maybe"  # bad type: fallback
         day_rows[2]["timestamp"] = iso(at(day_of(offset), 86_400 + 5))  # the next day
         for row in day_rows:
@@ -721,7 +721,7 @@ def test_parquet_columns_of_other_types_store_what_csv_stores(tmp_path):
     landed = Landed(settings, result)
     csv_rows, parquet_rows = stored_logs(landed, 0), stored_logs(landed, 1)
     assert len(csv_rows) == 2 and parquet_rows == csv_rows
-    assert csv_rows[0][10] == 789
+    assert csv_rows[0][10] == 788
     reasons = [[r[0] for r in quarantined(landed, "inference_logs", d)] for d in (0, 1)]
     assert reasons[0] == reasons[1] == ["bad type: fallback", "timestamp outside partition"]
 

@@ -203,6 +203,9 @@ def _poisoned_decision() -> dict[str, Any]:
     decision["input_partitions"] = {joined: [joined]}
     decision["sample"][joined] = joined
     decision["config_hash"] = joined
+    decision["incomplete_days"] = [
+        {"dataset": joined, "day": joined, "file": joined, "error": joined}
+    ]
     return decision
 
 
@@ -329,8 +332,9 @@ class TestEscaping:
         html = render_report(_poisoned_decision())
         escaped = str(escape(" ".join(PAYLOADS)))
         # metric name, variant, method, segment, segment value, check name and description,
-        # SRM variant, partition asset, sample key and value, config hash, warning
-        assert html.count(escaped) >= 13
+        # SRM variant, partition asset, sample key and value, config hash, warning,
+        # incomplete day (4)
+        assert html.count(escaped) >= 17
 
     def test_template_syntax_in_data_is_not_evaluated(self) -> None:
         html = render_report(_poisoned_decision())
@@ -365,6 +369,25 @@ class TestMissingAndNonFinite:
         shown = {cell.strip().lower() for cell in cells}
         assert not shown & {"nan", "inf", "-inf", "infinity", "none", "null"}
         assert "—" in html
+
+    def test_incomplete_days_are_a_warning_naming_day_file_and_error(self) -> None:
+        record = sample_decision()
+        assert "Incomplete data" not in render_report(record)
+        record["incomplete_days"] = [
+            {
+                "dataset": "inference_logs",
+                "day": "2026-11-03",
+                "file": "/landing/inference_logs/2026-11-03/part-1.parquet",
+                "error": "Invalid Input Error: File too small to be a Parquet file",
+            }
+        ]
+        html = render_report(record)
+        assert 'role="alert"' in html
+        assert (
+            "Day <strong>2026-11-03</strong> is incomplete (inference_logs): file "
+            "<code>/landing/inference_logs/2026-11-03/part-1.parquet</code> unreadable "
+            "(Invalid Input Error: File too small to be a Parquet file)"
+        ) in html
 
     def test_minimal_record_renders(self) -> None:
         html = render_report({"experiment_id": "x", "as_of": "2026-11-14", "decision": "continue"})

@@ -1,8 +1,8 @@
 """The shortcuts of `sql/landing_macros.sql` give what their slow paths give.
 
 The validation reads a landed field through its text, whatever the reader landed; a column of
-exactly the contract's type skips the text (`*_value`), and a segment struct without NULL values
-skips the map rebuild (`non_null_text`). Either shortcut would change stored rows or quarantine
+exactly the contract's type (or a BIGINT count) skips the text (`*_value`), and a segment struct
+without NULL values skips the map rebuild (`non_null_text`). Either shortcut would change stored rows or quarantine
 reasons if it disagreed with the text route on any value.
 """
 
@@ -40,10 +40,11 @@ def agree(con, macro: str, via_text: str, values_sql: str, params) -> list[tuple
 
 
 @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50))
+@example([2**53 + 1, -(2**63), 2**63 - 1, 10**12, 0])
 @settings(max_examples=100, deadline=None)
 def test_bigint_columns_read_as_their_text(con, values):
     sql = "SELECT unnest(?::BIGINT[])"
-    assert agree(con, "bigint_value", "TRY_CAST(CAST(v AS VARCHAR) AS BIGINT)", sql, [values]) == []
+    assert agree(con, "double_value", "TRY_CAST(CAST(v AS VARCHAR) AS DOUBLE)", sql, [values]) == []
 
 
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50))
@@ -74,9 +75,9 @@ def test_timestamptz_columns_read_as_their_text(con, micros):
 @pytest.mark.parametrize(
     ("macro", "value", "expected"),
     [
-        ("bigint_value", "12.5::DOUBLE", 13),  # '12.5' rounds, as it would from CSV
-        ("bigint_value", "true", None),  # 'true' is not a number, though true::BIGINT is 1
-        ("bigint_value", "'lots'", None),
+        ("double_value", "12.5::DECIMAL(3, 1)", 12.5),
+        ("double_value", "true", None),  # 'true' is not a number, though true::DOUBLE is 1
+        ("double_value", "'lots'", None),
         ("double_value", "0.0008275::FLOAT", 0.0008275),  # the float's text, not its binary
         ("boolean_value", "1::INTEGER", True),  # '1'
         ("boolean_value", "'maybe'", None),
@@ -120,3 +121,38 @@ def test_non_null_text_keeps_the_non_null_values_as_text(con, rows):
         [[{"a": a, "b": b} for a, b in rows]],
     ).fetchall()
     assert [fast for fast, _ in got] == [slow for _, slow in got]
+
+
+@pytest.mark.parametrize(
+    ("text", "whole", "non_negative", "expected"),
+    [
+        ("2.0", True, True, None),  # a whole number is a count
+        ("1.5", True, True, "bad type: x"),
+        ("NaN", False, False, "bad type: x"),
+        ("-Infinity", False, False, "bad type: x"),
+        ("lots", False, False, "bad type: x"),
+        ("-1", False, True, "out of range: x"),
+        ("-1", False, False, None),  # may be negative
+        ("1e12", False, True, None),
+        ("-1.0000001e12", False, False, "out of range: x"),
+        (None, True, True, None),  # absent: nothing to check
+    ],
+)
+def test_number_problem_names_what_is_wrong_with_a_value(con, text, whole, non_negative, expected):
+    got = con.execute(
+        "SELECT number_problem(?::VARCHAR, double_value(?::VARCHAR), 'x', ?, ?)",
+        [text, text, whole, non_negative],
+    ).fetchone()[0]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "keys"),
+    [
+        ('{"id": {"n": 1}, "a": "x: [", "b": [1], "c":\n\t{}}', ["id", "b", "c"]),
+        ('{"a": "x: [y]", "b": 1}', []),  # a `: [` inside a string is text
+        ('{"a": 1}', []),
+    ],
+)
+def test_structured_keys_are_the_keys_of_objects_and_arrays(con, document, keys):
+    assert con.execute("SELECT structured_keys(?)", [document]).fetchone()[0] == keys
